@@ -1,0 +1,71 @@
+/**
+ * `lwb`: the LoRA Workbench checks on the command line, over the same `src/core` code the
+ * extension uses. Runs with plain `node dist/cli/lwb.js`.
+ *
+ * Exit codes: 0 ok · 1 the check found a problem · 2 usage error · 3 input missing or unreadable
+ * · 70 internal error.
+ */
+import { runScan, SCAN_HELP } from './scanCommand';
+import { EXIT, UsageError, type CliIo } from './io';
+
+declare const __LWB_VERSION__: string;
+const VERSION = typeof __LWB_VERSION__ === 'string' ? __LWB_VERSION__ : '0.0.0-dev';
+
+export const MAIN_HELP = `lwb ${VERSION}: LoRA Workbench checks for kohya sd-scripts datasets and configs
+
+Usage: lwb <command> [options]
+
+Commands:
+  scan <folder>     List images and their caption/tag sidecar files as sd-scripts pairs them
+
+Global options:
+  -h, --help        Show help (also: lwb <command> --help)
+  -v, --version     Print the version
+      --json        Machine-readable output on stdout
+
+Exit codes: 0 ok, 1 problem found, 2 usage error, 3 input missing or unreadable, 70 internal error
+`;
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      io.out(MAIN_HELP);
+      return command === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (command === '-v' || command === '--version') {
+      io.out(`${VERSION}\n`);
+      return EXIT.ok;
+    }
+    switch (command) {
+      case 'scan':
+        return await runScan(rest, io);
+      default:
+        throw new UsageError(`unknown command '${command}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`lwb: ${e.message}\n`);
+      io.err(command === 'scan' ? SCAN_HELP : `Run 'lwb --help' for the commands.\n`);
+      return EXIT.usage;
+    }
+    io.err(`lwb: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.internal;
+  }
+}
+
+if (require.main === module) {
+  const io: CliIo = {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`lwb: internal error: ${String(e)}\n`);
+      process.exitCode = EXIT.internal;
+    },
+  );
+}

@@ -1,0 +1,32 @@
+/** Every id the extension contributes, in one place (see package.json `contributes`). */
+export const EXTENSION_ID = 'lora-workbench.lora-workbench';
+
+export const Commands = {
+  refreshDatasets: 'loraWorkbench.refreshDatasets',
+  addDatasetFolder: 'loraWorkbench.addDatasetFolder',
+  checkNativeModules: 'loraWorkbench.checkNativeModules',
+  showLog: 'loraWorkbench.showLog',
+  openImage: 'loraWorkbench.openImage',
+  openSidecar: 'loraWorkbench.openSidecar',
+  /** internal: the tree's "Show more" row */
+  showMoreImages: 'loraWorkbench.datasets.showMore',
+} as const;
+
+export const Views = {
+  container: 'loraWorkbench',
+  datasets: 'loraWorkbench.datasets',
+} as const;
+
+export const ContextKeys = {
+  scanned: 'loraWorkbench:scanned',
+  hasDatasets: 'loraWorkbench:hasDatasets',
+} as const;
+
+export const Settings = {
+  section: 'loraWorkbench',
+  datasetFolders: 'datasets.folders',
+  searchDepth: 'datasets.searchDepth',
+  exclude: 'datasets.exclude',
+  sidecarExtensions: 'captions.sidecarExtensions',
+  logLevel: 'log.level',
+} as const;

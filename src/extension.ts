@@ -1,0 +1,59 @@
+/**
+ * Composition root: wires the features together and nothing else. Every feature registers its
+ * disposables in `context.subscriptions`; no native module is loaded here.
+ */
+import * as vscode from 'vscode';
+import { Commands } from './constants';
+import { registerDatasetsView, type DatasetsFeature } from './features/datasetsView';
+import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
+import { disposeLog, getLog } from './platform/log';
+import { loadedNativeModules } from './platform/nativeGuard';
+
+/** What `activate` returns: used by the in-host tests and by other extensions. */
+export interface LoraWorkbenchApi {
+  readonly version: string;
+  /** wall-clock time `activate` took, in milliseconds */
+  readonly activationMs: number;
+  /** native-module files in the host's module cache when activation finished (should be none) */
+  readonly nativeModulesAtActivation: readonly string[];
+  readonly datasets: DatasetsFeature['model'];
+  probeNativeModules(): ReturnType<typeof probeNativeModules>;
+}
+
+export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | undefined {
+  const started = performance.now();
+  const log = getLog();
+  context.subscriptions.push({ dispose: disposeLog });
+  try {
+    context.subscriptions.push(vscode.commands.registerCommand(Commands.showLog, () => log.show()));
+    const datasets = registerDatasetsView(context.subscriptions);
+    registerNativeStatus(context);
+
+    const activationMs = performance.now() - started;
+    const nativeModulesAtActivation = loadedNativeModules();
+    const version = String((context.extension.packageJSON as { version?: string }).version ?? '');
+    log.info(`LoRA Workbench ${version} activated in ${activationMs.toFixed(1)} ms`);
+    if (nativeModulesAtActivation.length) {
+      log.warn(`Native modules were loaded at activation: ${nativeModulesAtActivation.join(', ')}`);
+    }
+    return {
+      version,
+      activationMs,
+      nativeModulesAtActivation,
+      datasets: datasets.model,
+      probeNativeModules: () => probeNativeModules(context.extensionUri),
+    };
+  } catch (e) {
+    // one clear message instead of a silently dead extension
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    log.error(`Activation failed: ${msg}`);
+    void vscode.window.showErrorMessage(`LoRA Workbench could not start: ${(e as Error).message}`, 'Show Log').then(
+      (pick) => pick && log.show(),
+    );
+    return undefined;
+  }
+}
+
+export function deactivate(): void {
+  // everything is disposed through context.subscriptions
+}

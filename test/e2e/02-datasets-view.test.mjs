@@ -1,0 +1,70 @@
+// Clicks through the LoRA Workbench container in a real VS Code and saves screenshots.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openLoraContainer, openWorkbench, screenshot, runCommand } from './workbench.mjs';
+
+test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  try {
+    const view = await openLoraContainer(page);
+    const rows = view.locator('.monaco-list-row');
+    const train = rows.filter({ hasText: 'img_train' }).first();
+    await train.waitFor({ timeout: 30_000 });
+    assert.match(await train.innerText(), /1 concept · 14 images/);
+    const concept = rows.filter({ hasText: '5_tk girl' }).first();
+    await concept.waitFor();
+    assert.match(await concept.innerText(), /5× · "tk girl" · 14 images/);
+    await concept.click();
+    const image = rows.filter({ hasText: '1.png' }).first();
+    await image.waitFor({ timeout: 10_000 });
+    assert.match(await image.innerText(), /\.txt/);
+    const reg = rows.filter({ hasText: 'img_reg' }).first();
+    assert.match(await reg.innerText(), /2 images/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'datasets-view')}`);
+
+    // clicking an image opens it in VS Code's image preview
+    await image.click();
+    await page.locator('.tabs-container .tab', { hasText: '1.png' }).first().waitFor({ timeout: 15_000 });
+    // VS Code's image preview is a webview: wait until it has decoded the picture
+    const preview = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame').locator('img');
+    await preview.first().waitFor({ timeout: 30_000 });
+    // the inline action opens its tag file beside it
+    await image.hover();
+    await image.locator('.action-label[aria-label^="Open Caption or Tags"]').click();
+    const tagTab = page.locator('.tabs-container .tab', { hasText: '1.txt' }).first();
+    await tagTab.waitFor({ timeout: 15_000 });
+    await page.locator('.monaco-editor .view-lines', { hasText: 'tk, 1girl' }).first().waitFor({ timeout: 15_000 });
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-and-tags')}`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the runtime check reports sharp and onnxruntime from the installed VSIX', { timeout: 120_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  try {
+    await runCommand(page, 'LoRA Workbench: Check Image and ONNX Runtimes');
+    const toast = page.locator('.notification-toast', { hasText: 'sharp' }).first();
+    await toast.waitFor({ timeout: 60_000 });
+    const text = await toast.innerText();
+    assert.match(text, /sharp \d+\.\d+\.\d+ \(libvips [\d.]+\)/);
+    assert.match(text, /onnxruntime \d+\.\d+\.\d+ \(.*cpu.*\)/);
+    assert.doesNotMatch(text, /failed/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'runtime-check')}`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('an empty window offers to open a folder', { timeout: 120_000 }, async (t) => {
+  const { browser, page } = await openWorkbench(null);
+  try {
+    const view = await openLoraContainer(page);
+    const welcome = view.locator('.welcome-view-content', { hasText: 'Open a folder that holds your training images' });
+    await welcome.waitFor({ timeout: 30_000 });
+    assert.ok(await welcome.locator('a, .monaco-button', { hasText: 'Open Folder' }).count());
+    t.diagnostic(`screenshot: ${await screenshot(page, 'welcome-empty-window')}`);
+  } finally {
+    await browser.close();
+  }
+});

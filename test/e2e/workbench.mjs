@@ -1,0 +1,108 @@
+// Shared helpers for the Playwright tests against code-server (see scripts/run-vscode-tests.mjs).
+import { chromium } from 'playwright-core';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const env = {
+  url: required('LWB_URL'),
+  workspace: required('LWB_WORKSPACE'),
+  results: required('LWB_RESULTS'),
+  userData: required('LWB_USER_DATA'),
+  artifacts: process.env.LWB_ARTIFACTS ?? 'artifacts',
+};
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run these tests through 'npm run test:vscode'`);
+  return v;
+}
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+];
+
+/** Opens VS Code in headless Chromium; `folder` undefined opens the sample workspace, null an empty window. */
+export async function openWorkbench(folder = env.workspace) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  const target = folder === null ? `${env.url}/?ew=true` : `${env.url}/?folder=${encodeURIComponent(folder)}`;
+  await page.goto(target);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  // the status bar appears once the workbench is restored
+  await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+  return { browser, page, consoleErrors };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(env.artifacts, { recursive: true });
+  const file = join(env.artifacts, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/**
+ * Clicks our activity-bar entry and returns the side bar showing our container. (With one view in
+ * the container VS Code hides the view's own header and titles the side bar "LORA WORKBENCH: DATASETS".)
+ */
+export async function openLoraContainer(page) {
+  const item = page.locator('.activitybar .action-item [aria-label^="LoRA Workbench"]').first();
+  await item.waitFor({ timeout: 30_000 });
+  const sidebar = page.locator('.part.sidebar');
+  const ours = sidebar.locator('[id="workbench.view.extension.loraWorkbench"]');
+  if (!(await ours.isVisible().catch(() => false))) await item.click();
+  await ours.waitFor({ state: 'visible', timeout: 30_000 });
+  const title = sidebar.locator('.composite.title .title-label');
+  await title.filter({ hasText: /datasets/i }).waitFor({ timeout: 30_000 });
+  return ours;
+}
+
+/** Runs a command from the command palette by its full title. */
+export async function runCommand(page, title) {
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => {});
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input.input');
+  await input.waitFor({ timeout: 10_000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The extension host logs (exthost.log, or remoteexthost.log in code-server), oldest first. */
+export function extensionHostLogs() {
+  const found = [];
+  const walk = (dir) => {
+    if (!existsSync(dir)) return;
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else if (/^(remote)?exthost\.log$/.test(d.name)) found.push(p);
+    }
+  };
+  walk(join(env.userData, 'logs'));
+  return found.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
+}
+
+export async function waitFor(pred, ms, what) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const v = await pred();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Splits a VS Code log into entries (a timestamped line and the lines that continue it). */
+export function logEntries(text) {
+  const entries = [];
+  for (const line of text.split('\n')) {
+    if (/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(line) || entries.length === 0) entries.push(line);
+    else entries[entries.length - 1] += `\n${line}`;
+  }
+  return entries;
+}
