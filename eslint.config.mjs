@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', 'artifacts/**', '.vscode-test/**', 'sample/**'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', 'artifacts/**', '.vscode-test/**', '.lwb-demo/**', 'sample/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

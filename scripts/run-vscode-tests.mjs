@@ -105,7 +105,8 @@ const server = spawn(
   process.execPath,
   [
     entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', userData,
+    '--disable-workspace-trust', '--disable-getting-started-override', '--config', join(tmp, 'code-server.yaml'),
+    '--user-data-dir', userData,
     '--extensions-dir', extensions, workspace,
   ],
   {
@@ -142,7 +143,9 @@ try {
     .sort()
     .map((f) => join('test/e2e', f));
   code = await new Promise((resolve) => {
-    const t = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+    if (process.env.LWB_TAP) reporters.push('--test-reporter=tap', `--test-reporter-destination=${process.env.LWB_TAP}`);
+    const t = spawn(process.execPath, ['--test', '--test-concurrency=1', ...reporters, ...files], {
       cwd: root,
       stdio: 'inherit',
       env: {
@@ -164,6 +167,7 @@ try {
     log('code-server output (last 4000 characters):');
     console.log(serverLog.slice(-4000));
   }
+  if (process.env.LWB_TAP && existsSync(results)) cpSync(results, join(dirname(process.env.LWB_TAP), 'in-host.json'));
   // keep the logs of the run with the screenshots
   try {
     const logs = join(userData, 'logs');

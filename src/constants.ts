@@ -8,6 +8,7 @@ export const Commands = {
   showLog: 'loraWorkbench.showLog',
   openImage: 'loraWorkbench.openImage',
   openSidecar: 'loraWorkbench.openSidecar',
+  showDatasetOverview: 'loraWorkbench.showDatasetOverview',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;

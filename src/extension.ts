@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { Commands } from './constants';
 import { registerDatasetsView, type DatasetsFeature } from './features/datasetsView';
 import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
+import { registerOverview } from './features/overview/panel';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -28,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     context.subscriptions.push(vscode.commands.registerCommand(Commands.showLog, () => log.show()));
     const datasets = registerDatasetsView(context.subscriptions);
     registerNativeStatus(context);
+    registerOverview(context, datasets.model);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();

@@ -1,10 +1,12 @@
 // Checks the VSIX that `npm run package` made: what it must hold, what it must not, and its size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listZip } from './zip.mjs';
+import { extractZip, listZip } from './zip.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -82,4 +84,18 @@ test('stays small', () => {
   assert.ok(unpacked < 90 * 1048576, `${unpacked} bytes unpacked`);
   const dist = entries.filter((e) => e.name.startsWith('extension/dist/')).reduce((n, e) => n + e.size, 0);
   assert.ok(dist < 2 * 1048576, `bundles are ${dist} bytes`);
+});
+
+test('works unpacked: the worker loads sharp and onnxruntime, the CLI runs', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lwb-vsix-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ext = extractZip(vsix, dir);
+  // run from the unpacked VSIX only: no access to the repository's node_modules
+  const probe = JSON.parse(execFileSync(process.execPath, [join(ext, 'dist/workers/nativeProbe.js')], { cwd: ext, encoding: 'utf8' }));
+  assert.equal(probe.sharp.ok, true, JSON.stringify(probe.sharp));
+  assert.equal(probe.sharp.decodedPixels, 6);
+  assert.equal(probe.onnxruntime.ok, true, JSON.stringify(probe.onnxruntime));
+  assert.ok(probe.onnxruntime.backends.includes('cpu'));
+  const version = execFileSync(process.execPath, [join(ext, 'dist/cli/lwb.js'), '--version'], { encoding: 'utf8' }).trim();
+  assert.equal(version, pkg.version);
 });
