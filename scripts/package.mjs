@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const target = process.env.LWB_VSIX_TARGET ?? 'linux-x64';
+// .vscodeignore re-includes the linux-x64 native binaries only, so that is the one target
+const target = 'linux-x64';
 const out = process.env.LWB_VSIX ?? join(root, `${pkg.name}-${pkg.version}-${target}.vsix`);
 
 execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--production'], { stdio: 'inherit', cwd: root });
 execFileSync(
   process.execPath,
-  [join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--target', target, '--allow-missing-repository', '--out', out],
+  [join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--target', target, '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out],
   { stdio: 'inherit', cwd: root },
 );
 console.log(out);

@@ -30,9 +30,12 @@ test('holds the bundles, the manifest and the media', () => {
           .filter((d) => d.isFile())
           .map((d) => relative(root, join(d.parentPath ?? d.path, d.name)).split('\\').join('/'))
       : [];
-  const assets = [...walk('media'), ...walk('syntaxes')];
+  const assets = [...walk('media'), ...walk('syntaxes'), ...walk('docs/images')];
   assert.ok(assets.length > 0);
   for (const f of assets) assert.ok(files.includes(f), `${f} is in the VSIX`);
+  // every image the README shows is in the VSIX, where VS Code's extension page finds it
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const m of readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)) assert.ok(files.includes(m[1]), `${m[1]} (README image)`);
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   assert.ok(files.includes(manifest.main.replace(/^\.\//, '')), 'main points into the VSIX');
 });
@@ -71,7 +74,7 @@ test('holds nothing that does not belong', () => {
     const bad = files.filter((f) => re.test(f));
     assert.deepEqual(bad, [], `no ${what}`);
   }
-  const allowedTop = new Set(['package.json', 'readme.md', 'changelog.md', 'LICENSE.txt', 'dist', 'media', 'syntaxes', 'node_modules']);
+  const allowedTop = new Set(['package.json', 'readme.md', 'changelog.md', 'LICENSE.txt', 'dist', 'media', 'syntaxes', 'docs', 'node_modules']);
   const tops = [...new Set(files.map((f) => f.split('/')[0]))];
   assert.deepEqual(tops.filter((t) => !allowedTop.has(t)), []);
 });

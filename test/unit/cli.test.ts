@@ -3,9 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
-import { ROOT, SAMPLE, SAMPLE_TRAIN, tempDir } from './helpers';
-
-const LWB = path.join(ROOT, 'dist', 'cli', 'lwb.js');
+import { LWB_CLI as LWB, ROOT, SAMPLE, SAMPLE_TRAIN, tempDir } from './helpers';
 
 function lwb(...args: string[]) {
   // plain `node` on the built output, as a user runs it

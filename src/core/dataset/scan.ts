@@ -217,7 +217,8 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
     }
     const files: string[] = [];
     for (const d of dirents) {
-      const kind = await isDirentFile(dir, d);
+      // only symlinks need a stat; everything else is known from the directory entry
+      const kind = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : await isDirentFile(dir, d);
       if (kind === 'file') files.push(d.name);
       else if (kind === 'dir' && level < depth && !exclude.has(d.name) && !d.name.startsWith('.')) {
         queue.push({ dir: path.join(dir, d.name), level: level + 1 });

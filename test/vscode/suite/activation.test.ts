@@ -3,6 +3,9 @@
  * desktop VS Code through @vscode/test-electron), against the sample workspace.
  */
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as vscode from 'vscode';
 import type { LoraWorkbenchApi } from '../../../src/extension';
 import { loadedNativeModules } from '../../../src/platform/nativeGuard';
@@ -118,5 +121,28 @@ describe('LoRA Workbench in the extension host', () => {
     assert.ok(r.onnxruntime.ok, `onnxruntime: ${JSON.stringify(r.onnxruntime)}`);
     assert.ok(r.onnxruntime.ok && r.onnxruntime.backends.includes('cpu'));
     assert.deepEqual(loadedNativeModules().filter((f) => /sharp|onnxruntime/.test(f)), []);
+  });
+
+  it('adds a folder outside the workspace as a dataset, through the setting', async () => {
+    const api = await activated();
+    const outside = mkdtempSync(path.join(tmpdir(), 'lwb-extra-'));
+    mkdirSync(path.join(outside, '3_extra'));
+    writeFileSync(path.join(outside, '3_extra', 'a.png'), '');
+    const cfg = () => vscode.workspace.getConfiguration('loraWorkbench');
+    try {
+      await vscode.commands.executeCommand('loraWorkbench.addDatasetFolder', vscode.Uri.file(outside));
+      assert.deepEqual(cfg().get('datasets.folders'), [outside]);
+      const group = api.datasets.current.groups.find((g) => g.path === outside);
+      assert.ok(group, 'the extra folder is a dataset');
+      assert.equal(group.imageCount, 1);
+      // adding it again does not duplicate it
+      await vscode.commands.executeCommand('loraWorkbench.addDatasetFolder', vscode.Uri.file(outside));
+      assert.deepEqual(cfg().get('datasets.folders'), [outside]);
+    } finally {
+      await cfg().update('datasets.folders', undefined, vscode.ConfigurationTarget.Workspace);
+      rmSync(outside, { recursive: true, force: true });
+      await api.datasets.refresh();
+    }
+    assert.equal(api.datasets.current.groups.some((g) => g.path === outside), false);
   });
 });
