@@ -11,12 +11,33 @@ import { EXIT, UsageError, type CliIo } from './io';
 declare const __LWB_VERSION__: string;
 const VERSION = typeof __LWB_VERSION__ === 'string' ? __LWB_VERSION__ : '0.0.0-dev';
 
-export const MAIN_HELP = `lwb ${VERSION}: LoRA Workbench checks for kohya sd-scripts datasets and configs
+export interface CliCommand {
+  /** one line for `lwb --help`, e.g. 'scan <folder>' */
+  usage: string;
+  summary: string;
+  help: string;
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** Every command; each lives in its own src/cli/<name>Command.ts. */
+export const COMMANDS: Record<string, CliCommand> = {
+  scan: {
+    usage: 'scan <folder>',
+    summary: 'List images and their caption/tag sidecar files as sd-scripts pairs them',
+    help: SCAN_HELP,
+    run: runScan,
+  },
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length)) + 2;
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}${c.summary}`);
+  return `lwb ${VERSION}: LoRA Workbench checks for kohya sd-scripts datasets and configs
 
 Usage: lwb <command> [options]
 
 Commands:
-  scan <folder>     List images and their caption/tag sidecar files as sd-scripts pairs them
+${lines.join('\n')}
 
 Global options:
   -h, --help        Show help (also: lwb <command> --help)
@@ -25,28 +46,28 @@ Global options:
 
 Exit codes: 0 ok, 1 problem found, 2 usage error, 3 input missing or unreadable, 70 internal error
 `;
+}
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
+  const cmd = command === undefined ? undefined : COMMANDS[command];
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-      io.out(MAIN_HELP);
+      io.out(mainHelp());
       return command === undefined ? EXIT.usage : EXIT.ok;
     }
     if (command === '-v' || command === '--version') {
       io.out(`${VERSION}\n`);
       return EXIT.ok;
     }
-    switch (command) {
-      case 'scan':
-        return await runScan(rest, io);
-      default:
-        throw new UsageError(`unknown command '${command}'`);
+    if (!cmd || !Object.prototype.hasOwnProperty.call(COMMANDS, command)) {
+      throw new UsageError(`unknown command '${command}'`);
     }
+    return await cmd.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`lwb: ${e.message}\n`);
-      io.err(command === 'scan' ? SCAN_HELP : `Run 'lwb --help' for the commands.\n`);
+      io.err(cmd ? cmd.help : `Run 'lwb --help' for the commands.\n`);
       return EXIT.usage;
     }
     io.err(`lwb: internal error: ${(e as Error).stack ?? String(e)}\n`);
