@@ -171,6 +171,7 @@ try {
   // keep the logs of the run with the screenshots
   try {
     const logs = join(userData, 'logs');
+    rmSync(join(artifacts, 'vscode-logs'), { recursive: true, force: true });
     if (existsSync(logs)) cpSync(logs, join(artifacts, 'vscode-logs'), { recursive: true });
   } catch {
     /* best effort */

@@ -18,6 +18,12 @@ export const Views = {
   datasets: 'loraWorkbench.datasets',
 } as const;
 
+export const Languages = {
+  caption: 'kohya-caption',
+  samplePrompts: 'kohya-prompts',
+  toml: 'toml',
+} as const;
+
 export const ContextKeys = {
   scanned: 'loraWorkbench:scanned',
   hasDatasets: 'loraWorkbench:hasDatasets',

@@ -7,6 +7,7 @@ import { Commands } from './constants';
 import { registerDatasetsView, type DatasetsFeature } from './features/datasetsView';
 import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
 import { registerOverview } from './features/overview/panel';
+import { registerSidecarLanguage } from './features/sidecarLanguage';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     const datasets = registerDatasetsView(context.subscriptions);
     registerNativeStatus(context);
     registerOverview(context, datasets.model);
+    registerSidecarLanguage(context.subscriptions);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();

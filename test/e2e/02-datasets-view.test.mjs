@@ -1,7 +1,7 @@
 // Clicks through the LoRA Workbench container in a real VS Code and saves screenshots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openLoraContainer, openWorkbench, screenshot, runCommand } from './workbench.mjs';
+import { clickRow, openLoraContainer, openWorkbench, screenshot, runCommand } from './workbench.mjs';
 
 test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
@@ -14,7 +14,7 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     const concept = rows.filter({ hasText: '5_tk girl' }).first();
     await concept.waitFor();
     assert.match(await concept.innerText(), /5× · "tk girl" · 14 images/);
-    await concept.click();
+    await clickRow(page, concept);
     const image = rows.filter({ hasText: '1.png' }).first();
     await image.waitFor({ timeout: 10_000 });
     assert.match(await image.innerText(), /\.txt/);
@@ -23,7 +23,7 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     t.diagnostic(`screenshot: ${await screenshot(page, 'datasets-view')}`);
 
     // clicking an image opens it in VS Code's image preview
-    await image.click();
+    await clickRow(page, image);
     await page.locator('.tabs-container .tab', { hasText: '1.png' }).first().waitFor({ timeout: 15_000 });
     // VS Code's image preview is a webview: wait until it has decoded the picture
     const preview = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame').locator('img');
@@ -34,6 +34,8 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     const tagTab = page.locator('.tabs-container .tab', { hasText: '1.txt' }).first();
     await tagTab.waitFor({ timeout: 15_000 });
     await page.locator('.monaco-editor .view-lines', { hasText: 'tk, 1girl' }).first().waitFor({ timeout: 15_000 });
+    // the tag file gets the caption language (and its highlighting), not plain text
+    await page.locator('.statusbar [aria-label="Caption / Tags (kohya)"], .statusbar-item', { hasText: 'Caption / Tags (kohya)' }).first().waitFor({ timeout: 15_000 });
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-and-tags')}`);
   } finally {
     await browser.close();

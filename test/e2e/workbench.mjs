@@ -60,16 +60,25 @@ export async function openLoraContainer(page) {
   return ours;
 }
 
-/** Runs a command from the command palette by its full title. */
+/** Runs a command from the command palette by its full title (retries once if the list is slow). */
 export async function runCommand(page, title) {
-  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } }).catch(() => {});
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input.input');
-  await input.waitFor({ timeout: 10_000 });
-  await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 300, y: 300 } }).catch(() => {});
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ timeout: 20_000 });
+      await row.click();
+      return;
+    } catch (e) {
+      await screenshot(page, `command-palette-attempt-${attempt}`);
+      if (attempt >= 2) throw e;
+    }
+  }
 }
 
 /** The extension host logs (exthost.log, or remoteexthost.log in code-server), oldest first. */
@@ -105,4 +114,11 @@ export function logEntries(text) {
     else entries[entries.length - 1] += `\n${line}`;
   }
   return entries;
+}
+
+/** Clicks a tree row after moving the mouse away, so a tooltip of another row cannot cover it. */
+export async function clickRow(page, row) {
+  await page.mouse.move(1, 1);
+  await page.keyboard.press('Escape');
+  await row.click({ timeout: 15_000 });
 }

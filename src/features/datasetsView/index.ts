@@ -29,6 +29,10 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       void vscode.commands.executeCommand('setContext', ContextKeys.hasDatasets, snap.groups.length > 0);
       void vscode.commands.executeCommand('setContext', ContextKeys.scanned, true);
     }),
+    // a safety net for file watchers that miss changes (network drives, some remote setups):
+    // look again when the view is shown or the window regains focus
+    view.onDidChangeVisibility((e) => e.visible && model.scheduleRefresh()),
+    vscode.window.onDidChangeWindowState((s) => s.focused && view.visible && model.scheduleRefresh()),
     vscode.commands.registerCommand(Commands.refreshDatasets, () =>
       vscode.window.withProgress(
         { location: { viewId: Views.datasets }, title: 'Scanning for datasets' },

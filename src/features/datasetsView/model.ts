@@ -32,6 +32,11 @@ export class DatasetsModel extends Disposable {
     const schedule = (): void => this.scheduleRefresh();
     this.register(watcher.onDidCreate(schedule));
     this.register(watcher.onDidDelete(schedule));
+    // edits made through VS Code (explorer, our own commands) arrive here even when the file
+    // watcher is slow or excluded by files.watcherExclude
+    this.register(vscode.workspace.onDidCreateFiles(schedule));
+    this.register(vscode.workspace.onDidDeleteFiles(schedule));
+    this.register(vscode.workspace.onDidRenameFiles(schedule));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(schedule));
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {

@@ -81,7 +81,7 @@ describe('LoRA Workbench in the extension host', () => {
     assert.equal(reg.imageCount, 2);
   });
 
-  it('notices a new image folder without a manual refresh', async () => {
+  it('notices a new image folder written through VS Code without a manual refresh', async () => {
     const api = await activated();
     const wf = vscode.workspace.workspaceFolders?.[0];
     assert.ok(wf);
@@ -95,7 +95,8 @@ describe('LoRA Workbench in the extension host', () => {
         }
       });
     });
-    // a 1×1 PNG
+    // a 1×1 PNG written through VS Code's file service (as another extension would); files
+    // written by other programs are covered by the UI test test/e2e/04-file-watching
     const bytes = Buffer.from(
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
       'base64',
@@ -104,7 +105,7 @@ describe('LoRA Workbench in the extension host', () => {
     try {
       await Promise.race([
         changed,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('no update within 15 s')), 15_000)),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no update within 30 s')), 30_000)),
       ]);
     } finally {
       await vscode.workspace.fs.delete(vscode.Uri.joinPath(wf.uri, 'tmp_in_host_test'), { recursive: true });
@@ -144,5 +145,28 @@ describe('LoRA Workbench in the extension host', () => {
       await api.datasets.refresh();
     }
     assert.equal(api.datasets.current.groups.some((g) => g.path === outside), false);
+  });
+
+  it('gives tag files next to images the caption language, and leaves other .txt alone', async () => {
+    await activated();
+    const wf = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(wf);
+    const tags = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(wf.uri, 'dataset/img_train/5_tk girl/3.txt'));
+    const deadline = Date.now() + 10_000;
+    let doc = tags;
+    while (doc.languageId !== 'kohya-caption' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === tags.uri.toString()) ?? doc;
+    }
+    assert.equal(doc.languageId, 'kohya-caption');
+    const note = vscode.Uri.joinPath(wf.uri, 'notes-in-host-test.txt');
+    await vscode.workspace.fs.writeFile(note, Buffer.from('a plain note, not tags'));
+    try {
+      const plain = await vscode.workspace.openTextDocument(note);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(plain.languageId, 'plaintext');
+    } finally {
+      await vscode.workspace.fs.delete(note);
+    }
   });
 });
