@@ -9,6 +9,7 @@ export const Commands = {
   openImage: 'loraWorkbench.openImage',
   openSidecar: 'loraWorkbench.openSidecar',
   showDatasetOverview: 'loraWorkbench.showDatasetOverview',
+  newTrainingConfig: 'loraWorkbench.newTrainingConfig',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -35,5 +36,6 @@ export const Settings = {
   searchDepth: 'datasets.searchDepth',
   exclude: 'datasets.exclude',
   sidecarExtensions: 'captions.sidecarExtensions',
+  configAssociations: 'config.associations',
   logLevel: 'log.level',
 } as const;

@@ -8,6 +8,8 @@ import { registerDatasetsView, type DatasetsFeature } from './features/datasetsV
 import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
 import { registerOverview } from './features/overview/panel';
 import { registerSidecarLanguage } from './features/sidecarLanguage';
+import { registerTomlLanguage } from './features/tomlLanguage';
+import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -32,6 +34,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerNativeStatus(context);
     registerOverview(context, datasets.model);
     registerSidecarLanguage(context.subscriptions);
+    registerTomlLanguage(context.subscriptions);
+    registerNewConfig(context.subscriptions, datasets.model);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();

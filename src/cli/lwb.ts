@@ -6,6 +6,13 @@
  * · 70 internal error.
  */
 import { runScan, SCAN_HELP } from './scanCommand';
+import { runBuckets, BUCKETS_HELP } from './bucketsCommand';
+import { runTfevents, TFEVENTS_HELP } from './tfeventsCommand';
+import { runLint, LINT_HELP } from './lintCommand';
+import { runTags, TAGS_HELP } from './tagsCommand';
+import { runTag, TAG_HELP } from './tagCommand';
+import { runMergeMetadata, MERGE_METADATA_HELP } from './mergeMetadataCommand';
+import { runCheckConfig, CHECK_CONFIG_HELP } from './checkConfigCommand';
 import { EXIT, UsageError, type CliIo } from './io';
 
 declare const __LWB_VERSION__: string;
@@ -21,11 +28,53 @@ export interface CliCommand {
 
 /** Every command; each lives in its own src/cli/<name>Command.ts. */
 export const COMMANDS: Record<string, CliCommand> = {
+  'check-config': {
+    usage: 'check-config <config.toml>',
+    summary: 'Check a kohya training config, dataset config or sample-prompt file as sd-scripts reads it',
+    help: CHECK_CONFIG_HELP,
+    run: runCheckConfig,
+  },
+  tag: {
+    usage: 'tag <path> --model <folder>',
+    summary: 'Tag images with a WD14 ONNX model, like sd-scripts\' tag_images_by_wd14_tagger.py',
+    help: TAG_HELP,
+    run: runTag,
+  },
+  'merge-metadata': {
+    usage: 'merge-metadata <folder> <out.json>',
+    summary: 'Merge captions and tags into fine-tuning metadata (meta_clean.json) with full-path keys',
+    help: MERGE_METADATA_HELP,
+    run: runMergeMetadata,
+  },
+  buckets: {
+    usage: 'buckets <folder> --resolution W,H',
+    summary: "Show each image's bucket and the bucket table as sd-scripts computes them",
+    help: BUCKETS_HELP,
+    run: runBuckets,
+  },
+  lint: {
+    usage: 'lint <folder>',
+    summary: 'Check caption/tag files: trigger word, tag pollution, files that stop training',
+    help: LINT_HELP,
+    run: runLint,
+  },
+  tags: {
+    usage: 'tags <action> <folder>',
+    summary: 'Add, remove, replace or reorder tags across a dataset, with undo',
+    help: TAGS_HELP,
+    run: runTags,
+  },
   scan: {
     usage: 'scan <folder>',
     summary: 'List images and their caption/tag sidecar files as sd-scripts pairs them',
     help: SCAN_HELP,
     run: runScan,
+  },
+  tfevents: {
+    usage: 'tfevents <file|folder>',
+    summary: 'Print the scalars (loss, learning rates) of TensorBoard event files',
+    help: TFEVENTS_HELP,
+    run: runTfevents,
   },
 };
 

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { classifyTextFile } from '../core/dataset/sidecarKind';
 import { Languages, Settings } from '../constants';
 import { getLog } from '../platform/log';
+import { referencedKindOf } from './tomlLanguage';
 
 /**
  * Gives `.txt` files our languages only where that is what they are: a tag/caption file next to
@@ -15,7 +16,10 @@ export function registerSidecarLanguage(subscriptions: vscode.Disposable[]): voi
       .getConfiguration(Settings.section, doc.uri)
       .get<string[]>(Settings.sidecarExtensions, ['.txt', '.caption']);
     try {
-      const kind = await classifyTextFile(doc.uri.fsPath, doc.getText(), exts);
+      // a training config that names this file as its sample prompts settles it
+      const kind = referencedKindOf(doc.uri.fsPath) === 'samplePrompts'
+        ? 'samplePrompts'
+        : await classifyTextFile(doc.uri.fsPath, doc.getText(), exts);
       if (doc.isClosed || doc.languageId !== 'plaintext') return;
       if (kind === 'caption') await vscode.languages.setTextDocumentLanguage(doc, Languages.caption);
       else if (kind === 'samplePrompts') await vscode.languages.setTextDocumentLanguage(doc, Languages.samplePrompts);

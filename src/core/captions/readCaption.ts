@@ -24,8 +24,11 @@ export interface CaptionRead {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Python's str.isspace() characters: what str.strip() removes (JS's \s would also take a BOM). */
-const PY_SPACE = '[ \\t\\n\\r\\v\\f\\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+/**
+ * Python's str.isspace() characters as a regex character class: what str.strip() removes (JS's \s
+ * would also take a BOM). Exported for the caption parser.
+ */
+export const PY_SPACE = '[ \\t\\n\\r\\v\\f\\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'gu');
 
 export function pyStrip(s: string): string {

@@ -95,13 +95,15 @@ describe('LoRA Workbench in the extension host', () => {
         }
       });
     });
-    // a 1×1 PNG written through VS Code's file service (as another extension would); files
-    // written by other programs are covered by the UI test test/e2e/04-file-watching
+    // a 1×1 PNG created with a workspace edit (as the explorer or another extension would); files
+    // written by other programs are covered by the UI test test/e2e/00-file-watching
     const bytes = Buffer.from(
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
       'base64',
     );
-    await vscode.workspace.fs.writeFile(png, bytes);
+    const edit = new vscode.WorkspaceEdit();
+    edit.createFile(png, { contents: bytes });
+    assert.ok(await vscode.workspace.applyEdit(edit));
     try {
       await Promise.race([
         changed,

@@ -1,0 +1,182 @@
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { DatasetIndex, type IndexedFolder } from '../core/dataset/index';
+import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport } from '../core/dataset/buckets';
+import { EXIT, UsageError, type CliIo } from './io';
+
+export const BUCKETS_HELP = `Usage: lwb buckets <folder> --resolution W,H [options]
+
+Shows how sd-scripts buckets the images in <folder> (a train_data_dir with N_name concept
+folders, one concept folder, or a plain image folder): each image's bucket and resized size,
+the bucket table with images × repeats, buckets with fewer images than the batch size, and
+steps per epoch. Repeats come from the concept folder names (5_name = 5 repeats).
+
+Options:
+  --resolution W,H         Training resolution (one number for a square), required
+  --min-bucket-reso N      Smallest bucket side (default ${BUCKET_DEFAULTS.minBucketReso})
+  --max-bucket-reso N      Largest bucket side (default ${BUCKET_DEFAULTS.maxBucketReso})
+  --bucket-reso-steps N    Bucket sides are multiples of N (default ${BUCKET_DEFAULTS.bucketResoSteps})
+  --no-upscale             bucket_no_upscale: never upscale, crop to a multiple of steps
+  --no-bucket              enable_bucket off: every image to one W×H bucket
+  --batch-size N           train_batch_size (default 1)
+  --grad-accum N           gradient_accumulation_steps (default 1)
+  --reg <folder>           reg_data_dir (regularisation images, with sd-scripts' repeat rules)
+  --depth <n>              Subfolder levels to visit (default 1)
+  --summary                The bucket table only, not every image
+  --json                   Print the report as JSON
+  -h, --help               Show this help
+
+Exit codes: 0 ok, 1 no image to bucket or settings sd-scripts refuses, 2 usage error,
+3 folder missing or unreadable.
+`;
+
+function int(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new UsageError(`--${name} takes a whole number${min > 0 ? ` ≥ ${min}` : ''}, not '${v}'`);
+  return Number(v);
+}
+
+function parseResolution(v: string | undefined): [number, number] {
+  if (v === undefined) throw new UsageError('buckets needs --resolution W,H (for example --resolution 1024,1024)');
+  const parts = v.split(/[,x×]/).map((s) => s.trim());
+  if (parts.length < 1 || parts.length > 2 || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
+    throw new UsageError(`--resolution takes W,H or one number, not '${v}'`);
+  }
+  const w = Number(parts[0]);
+  return [w, Number(parts[1] ?? parts[0])];
+}
+
+/** The images sd-scripts trains on in an index, with repeats from concept folder names. */
+export function bucketInputsFromIndex(index: DatasetIndex, isReg: boolean): { images: BucketInputImage[]; skippedFolders: IndexedFolder[] } {
+  const folders = index.folders();
+  const concepts = folders.filter((f) => f.concept.ok && !f.skipReason);
+  // a plain image folder (no N_name folders): every image once
+  const used = concepts.length > 0 ? concepts : folders.filter((f) => !f.skipReason);
+  const images: BucketInputImage[] = [];
+  for (const f of used) {
+    const repeats = f.concept.ok ? f.concept.repeats : 1;
+    for (const n of f.images) {
+      const img = index.image(path.join(f.path, n));
+      images.push({ file: img?.path ?? path.join(f.path, n), width: img?.width ?? 0, height: img?.height ?? 0, repeats, isReg });
+    }
+  }
+  return { images, skippedFolders: folders.filter((f) => !used.includes(f)) };
+}
+
+export async function runBuckets(args: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        resolution: { type: 'string' },
+        'min-bucket-reso': { type: 'string' },
+        'max-bucket-reso': { type: 'string' },
+        'bucket-reso-steps': { type: 'string' },
+        'no-upscale': { type: 'boolean', default: false },
+        'no-bucket': { type: 'boolean', default: false },
+        'batch-size': { type: 'string' },
+        'grad-accum': { type: 'string' },
+        reg: { type: 'string' },
+        depth: { type: 'string' },
+        summary: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(BUCKETS_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'buckets needs a folder' : 'buckets takes one folder');
+  const resolution = parseResolution(values.resolution);
+  const minBucketReso = int('min-bucket-reso', values['min-bucket-reso']);
+  const maxBucketReso = int('max-bucket-reso', values['max-bucket-reso']);
+  const bucketResoSteps = int('bucket-reso-steps', values['bucket-reso-steps']);
+  const batchSize = int('batch-size', values['batch-size']) ?? 1;
+  const gradientAccumulationSteps = int('grad-accum', values['grad-accum']) ?? 1;
+  const depth = int('depth', values.depth, 0) ?? 1;
+
+  const roots = [{ dir: positionals[0] as string, isReg: false }, ...(values.reg ? [{ dir: values.reg, isReg: true }] : [])];
+  const images: BucketInputImage[] = [];
+  const notes: string[] = [];
+  for (const r of roots) {
+    const index = await DatasetIndex.build(r.dir, { depth });
+    const missing = index.issues.find((i) => i.path === index.root && i.code === 'unreadableFolder');
+    if (missing) {
+      const message = `${index.root} ${missing.reason}`;
+      if (values.json) io.out(JSON.stringify({ error: { message, path: index.root } }, null, 2) + '\n');
+      io.err(`lwb buckets: ${message}\n`);
+      return EXIT.input;
+    }
+    const got = bucketInputsFromIndex(index, r.isReg);
+    images.push(...got.images);
+    for (const f of got.skippedFolders) {
+      notes.push(`${f.relPath || '.'}: not used (${f.skipReason ?? (f.concept.ok ? 'not a concept folder' : f.concept.reason)})`);
+    }
+  }
+  const report = computeBuckets(images, {
+    resolution,
+    enableBucket: !values['no-bucket'],
+    noUpscale: values['no-upscale'],
+    batchSize,
+    gradientAccumulationSteps,
+    ...(minBucketReso !== undefined ? { minBucketReso } : {}),
+    ...(maxBucketReso !== undefined ? { maxBucketReso } : {}),
+    ...(bucketResoSteps !== undefined ? { bucketResoSteps } : {}),
+  });
+  const base = path.resolve(positionals[0] as string);
+  if (values.json) io.out(JSON.stringify({ root: base, ...report, notes }, null, 2) + '\n');
+  else io.out(formatBuckets(report, base, values.summary, notes));
+  for (const e of report.errors) io.err(`lwb buckets: ${e}\n`);
+  if (report.errors.length > 0) return EXIT.problem;
+  if (report.images.length === 0) {
+    io.err(`lwb buckets: no image sd-scripts would load under ${base}\n`);
+    return EXIT.problem;
+  }
+  return EXIT.ok;
+}
+
+const x = (r: readonly [number, number]): string => `${r[0]}×${r[1]}`;
+
+export function formatBuckets(r: BucketReport, base: string, summaryOnly: boolean, notes: readonly string[] = []): string {
+  const s = r.settings;
+  const rel = (f: string): string => {
+    const p = path.relative(base, f);
+    return p.startsWith('..') ? f : p.split(path.sep).join('/');
+  };
+  const lines: string[] = [];
+  const mode = !s.enableBucket ? 'buckets off' : s.noUpscale ? `no upscale, steps ${s.bucketResoSteps}` : `buckets ${s.minBucketReso}–${s.maxBucketReso} step ${s.bucketResoSteps}, upscale`;
+  lines.push(`resolution ${x(s.resolution)}, ${mode}, batch size ${r.batchSize}` + (r.predefined ? `, ${r.predefined.length} predefined buckets` : ''));
+  if (!summaryOnly && r.images.length > 0) {
+    lines.push('');
+    const w = Math.min(60, Math.max(...r.images.map((i) => rel(i.file).length)));
+    for (const i of r.images) {
+      lines.push(
+        `  ${rel(i.file).padEnd(w)}  ${x([i.width, i.height]).padStart(11)} → bucket ${x(i.bucket).padEnd(9)} resized ${x(i.resized).padEnd(9)}` +
+          `${i.isReg ? ' reg' : ''}${i.repeats !== 1 ? ` ×${i.repeats}` : ''}`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push('  bucket      images  samples  batches');
+  for (const b of r.buckets) {
+    lines.push(`  ${x(b.reso).padEnd(10)}  ${String(b.images).padStart(6)}  ${String(b.samples).padStart(7)}  ${String(b.batches).padStart(7)}`);
+  }
+  const imgs = r.buckets.reduce((n, b) => n + b.images, 0);
+  const samples = r.buckets.reduce((n, b) => n + b.samples, 0);
+  lines.push(`  ${'total'.padEnd(10)}  ${String(imgs).padStart(6)}  ${String(samples).padStart(7)}  ${String(r.batchesPerEpoch).padStart(7)}`);
+  lines.push('');
+  for (const wr of r.warnings) {
+    const msg = wr.code === 'smallBucket' && wr.files ? wr.message.replace(/: [^:]*$/, `: ${wr.files.map(rel).join(', ')}`) : wr.message;
+    lines.push(`! ${msg}`);
+  }
+  for (const n of notes) lines.push(`? ${n}`);
+  lines.push(`${r.buckets.length} bucket${r.buckets.length === 1 ? '' : 's'}, ${r.batchesPerEpoch} batches per epoch, ${r.stepsPerEpoch} steps per epoch; mean aspect-ratio error ${r.meanArError.toFixed(4)}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,732 @@
+/**
+ * The dataset index: one source of truth for the Datasets tree, the gallery, diagnostics and
+ * `lwb`. For a folder tree it holds every image sd-scripts would load (path, byte size,
+ * dimensions and header facts from `imageHeader.ts`), its sidecars (paired by
+ * `pairFolderEntries`, exactly as the scanner pairs them), the image-like files sd-scripts skips,
+ * and what could not be read, with a reason.
+ *
+ * - `DatasetIndex.build(root)` indexes cold, reading headers with bounded concurrency.
+ * - `index.update(changes)` applies file-watcher events with minimal work (one stem group of one
+ *   folder per changed file; a new folder is indexed on its own) and returns what changed.
+ * - `index.query(...)` pages, filters (name, problem code, tag) and sorts.
+ *
+ * Bad input never throws: unreadable folders, symlink loops, names that are not valid UTF-8,
+ * 0-byte or non-image files with image extensions are recorded with a reason.
+ *
+ * Pure Node (no `vscode`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readImageHeader, readImageHeaderSync, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
+import { extensionOf, normaliseSidecarExtension, stemOf } from './images';
+import {
+  compareNames,
+  DEFAULT_EXCLUDE,
+  DEFAULT_SIDECAR_EXTENSIONS,
+  pairFolderEntries,
+  parseConceptFolderName,
+  type ConceptName,
+  type FolderScan,
+  type IgnoredFile,
+  type ScanResult,
+} from './scan';
+import { auditImage, type AuditOptions, type AuditProblem } from './audit';
+import { decodeCaption, readCaptionFile, tagsForFrequency } from '../captions/readCaption';
+
+export interface IndexOptions {
+  /** Folder levels below the root to visit (0 = the root only). Default 1. */
+  depth?: number;
+  exclude?: readonly string[];
+  sidecarExtensions?: readonly string[];
+  /**
+   * How headers are read: 'sliced' (default) makes synchronous reads in slices of a few
+   * milliseconds, yielding to the event loop between slices (fastest for local disks);
+   * 'async' uses the thread pool with `concurrency` reads at once (for slow network drives).
+   */
+  io?: 'sliced' | 'async';
+  /**
+   * Read the end of each PNG/JPEG to catch files cut short (one more read per large file).
+   * Default false for the index (the audit and the image worker check it); true for `lwb scan --audit`.
+   */
+  checkEnds?: boolean;
+  /** header reads at once in 'async' mode (default 32) */
+  concurrency?: number;
+  /** Read tags from this caption extension's files (first line, comma separated) for tag filters. */
+  tagExtension?: string;
+  /** Options of the per-image audit rules used by `problems()` and problem filters. */
+  audit?: AuditOptions;
+  signal?: AbortSignal;
+  /**
+   * Called once the folders are listed and images paired, before any header is read: names,
+   * sidecars and counts are final, sizes and dimensions not yet (the tree can paint now).
+   */
+  onListed?: (index: DatasetIndex) => void;
+}
+
+export interface IndexedImage {
+  /** absolute path */
+  path: string;
+  /** absolute path of its folder */
+  folder: string;
+  name: string;
+  size: number;
+  mtimeMs: number;
+  format: ImageFormat;
+  width?: number;
+  height?: number;
+  header: ImageHeader;
+  /** sidecar extension → file name */
+  sidecars: Record<string, string>;
+  hasLatentCache: boolean;
+  /** tags from the tag file, lower-cased, when `tagExtension` is set */
+  tags?: string[];
+}
+
+/** Image-extension-like files sd-scripts does not load. */
+export interface SkippedFile {
+  name: string;
+  reason: string;
+  kind: IgnoredFile['kind'] | 'notLoaded';
+}
+
+export interface IndexedFolder {
+  path: string;
+  /** relative to the root, `/` separators, '' for the root */
+  relPath: string;
+  concept: ConceptName;
+  /** set when sd-scripts will not read this folder's images although the name may look right */
+  skipReason?: string;
+  /** image names, natural order */
+  images: string[];
+  skipped: SkippedFile[];
+  orphanSidecars: string[];
+}
+
+export interface IndexIssue {
+  path: string;
+  code: 'unreadableFolder' | 'symlinkLoop' | 'invalidName' | 'unreadableFile';
+  reason: string;
+}
+
+export type ChangeKind = 'created' | 'changed' | 'deleted';
+export interface FileChange {
+  path: string;
+  /** optional: the index checks the disk anyway */
+  kind?: ChangeKind;
+}
+
+export interface IndexDelta {
+  /** images added / whose header or sidecars changed / removed (absolute paths) */
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** folders whose listing changed (images, sidecars, skipped files), including new ones */
+  folders: string[];
+  /** folders no longer in the index */
+  removedFolders: string[];
+}
+
+export type SortKey = 'name' | 'size' | 'pixels' | 'width' | 'height';
+export interface ImageQuery {
+  /** only this folder (absolute) */
+  folder?: string;
+  /** case-insensitive substring of the file name */
+  name?: string;
+  /** images with this audit problem code (or any problem: '*') */
+  problem?: string;
+  /** images carrying all these tags (needs `tagExtension`) */
+  tags?: string[];
+  /** images with no caption sidecar */
+  withoutCaption?: boolean;
+  sort?: SortKey;
+  descending?: boolean;
+  offset?: number;
+  limit?: number;
+}
+export interface ImagePage {
+  total: number;
+  items: IndexedImage[];
+}
+
+/** Extensions of files people take for training images that sd-scripts never loads. */
+const NOT_LOADED_IMAGE_EXTENSIONS = new Set(['.gif', '.tif', '.tiff', '.heic', '.heif', '.jfif', '.jpe', '.svg', '.psd', '.ico']);
+
+interface FolderState {
+  info: IndexedFolder;
+  /** the folder's file names as listed; the lookup tables below are built on the first update */
+  files: string[] | undefined;
+  names?: Set<string>;
+  byStem?: Map<string, Set<string>>;
+}
+
+/** Builds a folder's name tables when an update first needs them (the cold build skips this). */
+function tables(state: FolderState): { names: Set<string>; byStem: Map<string, Set<string>> } {
+  if (!state.names || !state.byStem) {
+    const files = state.files ?? [];
+    state.names = new Set(files);
+    state.byStem = new Map();
+    for (const n of files) {
+      const st = stemOf(n);
+      const g = state.byStem.get(st);
+      if (g) g.add(n);
+      else state.byStem.set(st, new Set([n]));
+    }
+    state.files = undefined;
+  }
+  return { names: state.names, byStem: state.byStem };
+}
+
+/** Placeholder until the header is read (never mutated). */
+const UNREAD: ImageHeader = Object.freeze({ format: 'unknown', problems: Object.freeze([]) as unknown as ImageHeader['problems'] }) as ImageHeader;
+
+function toPosix(rel: string): string {
+  return rel.split(path.sep).join('/');
+}
+
+function statP(p: string): Promise<fs.Stats | undefined> {
+  return new Promise((resolve) => fs.stat(p, (err, st) => resolve(err ? undefined : st)));
+}
+
+function readdirP(dir: string): Promise<fs.Dirent[]> {
+  return new Promise((resolve, reject) => fs.readdir(dir, { withFileTypes: true }, (err, d) => (err ? reject(err) : resolve(d))));
+}
+
+function skippedFor(name: string, kind: IgnoredFile['kind']): SkippedFile {
+  return {
+    name,
+    kind,
+    reason:
+      kind === 'mixedCase'
+        ? `sd-scripts matches extensions in lower or upper case only, so ${extensionOf(name)} is skipped`
+        : 'loaded only when a Pillow plugin for it is installed (pillow-avif-plugin, pillow-jxl)',
+  };
+}
+
+export class DatasetIndex {
+  readonly root: string;
+  readonly sidecarExtensions: string[];
+  readonly issues: IndexIssue[] = [];
+  private readonly depth: number;
+  private readonly exclude: Set<string>;
+  private readonly concurrency: number;
+  private readonly io: 'sliced' | 'async';
+  private readonly headerOptions: { checkEnd: boolean };
+  private readonly tagExtension: string | undefined;
+  private readonly auditOptions: AuditOptions;
+  private readonly foldersByPath = new Map<string, FolderState>();
+  private readonly images = new Map<string, IndexedImage>();
+  private readonly problemCache = new Map<string, AuditProblem[]>();
+
+  private constructor(root: string, options: IndexOptions) {
+    this.root = path.resolve(root);
+    this.depth = options.depth ?? 1;
+    this.exclude = new Set(options.exclude ?? DEFAULT_EXCLUDE);
+    this.sidecarExtensions = (options.sidecarExtensions ?? DEFAULT_SIDECAR_EXTENSIONS).map(normaliseSidecarExtension);
+    this.concurrency = Math.max(1, options.concurrency ?? 32);
+    this.io = options.io ?? 'sliced';
+    this.headerOptions = { checkEnd: options.checkEnds ?? false };
+    this.tagExtension = options.tagExtension ? normaliseSidecarExtension(options.tagExtension) : undefined;
+    this.auditOptions = options.audit ?? {};
+  }
+
+  /**
+   * Indexes `root` cold. Never throws for bad content; a root that is missing or not a folder
+   * gives an empty index with an issue.
+   */
+  static async build(root: string, options: IndexOptions = {}): Promise<DatasetIndex> {
+    const index = new DatasetIndex(root, options);
+    const st = await statP(index.root);
+    if (!st || !st.isDirectory()) {
+      index.issues.push({ path: index.root, code: 'unreadableFolder', reason: st ? 'not a folder' : 'does not exist or cannot be read' });
+      return index;
+    }
+    const toRead: IndexedImage[] = [];
+    await index.walk(index.root, 0, new Set(), toRead, options.signal);
+    try {
+      options.onListed?.(index);
+    } catch {
+      // a listener's error must not stop the index
+    }
+    await index.readHeaders(toRead, options.signal);
+    return index;
+  }
+
+  // ---- building ------------------------------------------------------------------------------
+
+  private async walk(dir: string, level: number, ancestors: Set<string>, toRead: IndexedImage[], signal?: AbortSignal): Promise<void> {
+    const queue: Array<{ dir: string; level: number; ancestors: Set<string> }> = [{ dir, level, ancestors }];
+    const visitOne = async (item: { dir: string; level: number; ancestors: Set<string> }): Promise<void> => {
+      const st = await statP(item.dir);
+      if (!st) {
+        this.issues.push({ path: item.dir, code: 'unreadableFolder', reason: 'cannot be read' });
+        return;
+      }
+      const id = `${st.dev}:${st.ino}`;
+      if (item.ancestors.has(id)) {
+        this.issues.push({ path: item.dir, code: 'symlinkLoop', reason: 'a symbolic link leads back to a folder above it; not followed' });
+        return;
+      }
+      const anc = new Set(item.ancestors).add(id);
+      let dirents: fs.Dirent[];
+      try {
+        dirents = await readdirP(item.dir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        this.issues.push({
+          path: item.dir,
+          code: 'unreadableFolder',
+          reason: code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message,
+        });
+        return;
+      }
+      const files: string[] = [];
+      for (const d of dirents) {
+        if (d.name.includes('\ufffd')) {
+          this.issues.push({
+            path: path.join(item.dir, d.name),
+            code: 'invalidName',
+            reason: 'the name is not valid UTF-8: it cannot be opened by name here, and sd-scripts cannot read its caption reliably; rename it',
+          });
+          continue;
+        }
+        let kind: 'file' | 'dir' | 'other' = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : 'other';
+        if (d.isSymbolicLink()) {
+          const t = await statP(path.join(item.dir, d.name));
+          if (!t) {
+            this.issues.push({ path: path.join(item.dir, d.name), code: 'unreadableFile', reason: 'a broken or looping symbolic link' });
+            continue;
+          }
+          kind = t.isFile() ? 'file' : t.isDirectory() ? 'dir' : 'other';
+        }
+        if (kind === 'file') files.push(d.name);
+        else if (kind === 'dir' && item.level < this.depth && !this.exclude.has(d.name) && !d.name.startsWith('.')) {
+          queue.push({ dir: path.join(item.dir, d.name), level: item.level + 1, ancestors: anc });
+        }
+      }
+      this.addFolder(item.dir, files, toRead);
+    };
+    while (queue.length > 0) {
+      if (signal?.aborted) return;
+      const batch = queue.splice(0, 8);
+      await Promise.all(batch.map(visitOne));
+    }
+  }
+
+  private addFolder(dir: string, files: readonly string[], toRead: IndexedImage[]): FolderState {
+    const paired = pairFolderEntries(files, this.sidecarExtensions);
+    const skipped: SkippedFile[] = paired.ignored.map((i) => skippedFor(i.name, i.kind));
+    for (const n of files) {
+      if (NOT_LOADED_IMAGE_EXTENSIONS.has(extensionOf(n).toLowerCase())) {
+        skipped.push({ name: n, kind: 'notLoaded', reason: `sd-scripts does not load ${extensionOf(n)} files` });
+      }
+    }
+    skipped.sort((a, b) => compareNames(a.name, b.name));
+    const info: IndexedFolder = {
+      path: dir,
+      relPath: toPosix(path.relative(this.root, dir)),
+      concept: parseConceptFolderName(path.basename(dir)),
+      images: paired.images.map((i) => i.name),
+      skipped,
+      orphanSidecars: paired.orphanSidecars,
+    };
+    const parent = this.foldersByPath.get(path.dirname(dir));
+    if (parent && parent.info.concept.ok && dir !== this.root) {
+      info.skipReason = `inside the concept folder ${path.basename(parent.info.path)}: sd-scripts reads only the images directly in it`;
+    }
+    const state: FolderState = { info, files: [...files] };
+    this.foldersByPath.set(dir, state);
+    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    for (const e of paired.images) {
+      const img: IndexedImage = {
+        path: prefix + e.name,
+        folder: dir,
+        name: e.name,
+        size: 0,
+        mtimeMs: 0,
+        format: 'unknown',
+        width: undefined,
+        height: undefined,
+        header: UNREAD,
+        sidecars: e.sidecars,
+        hasLatentCache: e.hasLatentCache,
+      };
+      this.images.set(img.path, img);
+      toRead.push(img);
+    }
+    return state;
+  }
+
+  private applyHeader(img: IndexedImage, h: FileHeader): void {
+    img.header = h;
+    img.size = h.fileSize;
+    img.mtimeMs = h.mtimeMs ?? 0;
+    img.format = h.format;
+    // assigned (never deleted) so every image keeps one object shape
+    img.width = h.width;
+    img.height = h.height;
+    this.problemCache.delete(img.path);
+  }
+
+  private async readOne(img: IndexedImage): Promise<void> {
+    this.applyHeader(img, await readImageHeader(img.path, this.headerOptions));
+    if (this.tagExtension) await this.readTags(img);
+  }
+
+  private async readTags(img: IndexedImage): Promise<void> {
+    if (!this.tagExtension) return;
+    const side = img.sidecars[this.tagExtension];
+    if (!side) {
+      delete img.tags;
+      return;
+    }
+    const r = await readCaptionFile(path.join(img.folder, side));
+    img.tags = tagsForFrequency(r.firstLine);
+  }
+
+  private readTagsSync(img: IndexedImage): void {
+    if (!this.tagExtension) return;
+    const side = img.sidecars[this.tagExtension];
+    if (!side) {
+      delete img.tags;
+      return;
+    }
+    try {
+      img.tags = tagsForFrequency(decodeCaption(fs.readFileSync(path.join(img.folder, side))).firstLine);
+    } catch {
+      img.tags = [];
+    }
+  }
+
+  private async readHeaders(list: readonly IndexedImage[], signal?: AbortSignal): Promise<void> {
+    if (this.io === 'sliced') {
+      const SLICE_MS = 8;
+      let i = 0;
+      while (i < list.length) {
+        if (signal?.aborted) return;
+        const t0 = performance.now();
+        do {
+          const img = list[i++] as IndexedImage;
+          this.applyHeader(img, readImageHeaderSync(img.path, this.headerOptions));
+          if (this.tagExtension) this.readTagsSync(img);
+        } while (i < list.length && performance.now() - t0 < SLICE_MS);
+        if (i < list.length) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return;
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < list.length) {
+        if (signal?.aborted) return;
+        await this.readOne(list[next++] as IndexedImage);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, list.length) }, worker));
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /** Folders with images or skipped image files (what the tree shows), sorted by relPath. */
+  folders(): IndexedFolder[] {
+    return [...this.foldersByPath.values()]
+      .map((f) => f.info)
+      .filter((f) => f.images.length > 0 || f.skipped.length > 0)
+      .sort((a, b) => compareNames(a.relPath, b.relPath));
+  }
+
+  folder(dir: string): IndexedFolder | undefined {
+    return this.foldersByPath.get(path.resolve(dir))?.info;
+  }
+
+  image(file: string): IndexedImage | undefined {
+    return this.images.get(path.resolve(file));
+  }
+
+  get imageCount(): number {
+    return this.images.size;
+  }
+
+  /** All images, folder by folder in tree order. */
+  *allImages(): IterableIterator<IndexedImage> {
+    for (const f of this.folders()) {
+      for (const n of f.images) {
+        const img = this.images.get(path.join(f.path, n));
+        if (img) yield img;
+      }
+    }
+  }
+
+  /** The per-image audit problems (header rules; duplicates need `auditDataset`). Cached. */
+  problems(file: string): AuditProblem[] {
+    const img = this.image(file);
+    if (!img) return [];
+    let p = this.problemCache.get(img.path);
+    if (!p) {
+      p = auditImage(
+        {
+          file: img.path,
+          header: img.header,
+          sidecars: Object.values(img.sidecars).map((s) => path.join(img.folder, s)),
+          hasCaption: Object.keys(img.sidecars).length > 0,
+        },
+        this.auditOptions,
+      );
+      this.problemCache.set(img.path, p);
+    }
+    return p;
+  }
+
+  /** Pages through images with filters. `total` counts every match. */
+  query(q: ImageQuery = {}): ImagePage {
+    const folders = q.folder ? [this.folder(q.folder)].filter((f): f is IndexedFolder => f !== undefined) : this.folders();
+    const needle = q.name?.toLowerCase();
+    const tags = q.tags?.map((t) => t.trim().toLowerCase()).filter(Boolean);
+    const matches: IndexedImage[] = [];
+    for (const f of folders) {
+      for (const n of f.images) {
+        if (needle && !n.toLowerCase().includes(needle)) continue;
+        const img = this.images.get(path.join(f.path, n));
+        if (!img) continue;
+        if (q.withoutCaption && Object.keys(img.sidecars).length > 0) continue;
+        if (tags && tags.length > 0) {
+          const have = new Set(img.tags ?? []);
+          if (!tags.every((t) => have.has(t))) continue;
+        }
+        if (q.problem) {
+          const ps = this.problems(img.path);
+          if (q.problem === '*' ? ps.length === 0 : !ps.some((p) => p.code === q.problem)) continue;
+        }
+        matches.push(img);
+      }
+    }
+    if (q.sort && q.sort !== 'name') {
+      const key = (i: IndexedImage): number =>
+        q.sort === 'size' ? i.size : q.sort === 'width' ? (i.width ?? 0) : q.sort === 'height' ? (i.height ?? 0) : (i.width ?? 0) * (i.height ?? 0);
+      matches.sort((a, b) => key(a) - key(b) || compareNames(a.path, b.path));
+    }
+    if (q.descending) matches.reverse();
+    const offset = Math.max(0, q.offset ?? 0);
+    const limit = Math.max(0, q.limit ?? matches.length);
+    return { total: matches.length, items: matches.slice(offset, offset + limit) };
+  }
+
+  /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
+  toScanResult(): ScanResult {
+    const folders: FolderScan[] = this.folders().map((f) => ({
+      path: f.path,
+      relPath: f.relPath,
+      concept: f.concept,
+      images: f.images.map((n) => {
+        const img = this.images.get(path.join(f.path, n));
+        return { name: n, sidecars: { ...(img?.sidecars ?? {}) }, hasLatentCache: img?.hasLatentCache ?? false };
+      }),
+      ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
+      orphanSidecars: [...f.orphanSidecars],
+    }));
+    const withSidecar: Record<string, number> = Object.fromEntries(this.sidecarExtensions.map((e) => [e, 0]));
+    let images = 0;
+    let withoutSidecar = 0;
+    let ignored = 0;
+    for (const f of folders) {
+      images += f.images.length;
+      ignored += f.ignored.length;
+      for (const i of f.images) {
+        const keys = Object.keys(i.sidecars);
+        if (keys.length === 0) withoutSidecar++;
+        for (const k of keys) withSidecar[k] = (withSidecar[k] ?? 0) + 1;
+      }
+    }
+    return {
+      root: this.root,
+      sidecarExtensions: [...this.sidecarExtensions],
+      folders,
+      errors: this.issues.filter((i) => i.code === 'unreadableFolder').map((i) => ({ path: i.path, message: i.reason })),
+      totals: { images, withSidecar, withoutSidecar, ignored },
+    };
+  }
+
+  // ---- incremental updates -------------------------------------------------------------------
+
+  private levelOf(dir: string): number {
+    const rel = path.relative(this.root, dir);
+    if (rel === '') return 0;
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return -1;
+    const parts = rel.split(path.sep);
+    if (parts.some((p) => this.exclude.has(p) || p.startsWith('.'))) return -1;
+    return parts.length;
+  }
+
+  /**
+   * Applies file-system changes (from a watcher; `kind` is a hint, the disk is checked). Per
+   * changed file only its stem group in its folder is re-paired and only a changed image's header
+   * is re-read; a new folder is indexed alone; a removed folder drops its subtree. Never throws.
+   */
+  async update(changes: readonly FileChange[]): Promise<IndexDelta> {
+    const delta: IndexDelta = { added: [], changed: [], removed: [], folders: [], removedFolders: [] };
+    const touch = (set: string[], p: string): void => {
+      if (!set.includes(p)) set.push(p);
+    };
+    for (const c of changes) {
+      try {
+        await this.applyOne(path.resolve(c.path), delta, touch);
+      } catch (e) {
+        this.issues.push({ path: c.path, code: 'unreadableFile', reason: `update failed: ${(e as Error).message}` });
+      }
+    }
+    // an image both added and changed is just added
+    delta.changed = delta.changed.filter((p) => !delta.added.includes(p) && !delta.removed.includes(p));
+    return delta;
+  }
+
+  private async applyOne(p: string, delta: IndexDelta, touch: (set: string[], p: string) => void): Promise<void> {
+    const st = await statP(p);
+    const known = this.foldersByPath.get(p);
+    if (st?.isDirectory()) {
+      if (known) return;
+      const level = this.levelOf(p);
+      if (level < 0 || level > this.depth) return;
+      const toRead: IndexedImage[] = [];
+      const before = new Set(this.foldersByPath.keys());
+      await this.walk(p, level, new Set(), toRead);
+      await this.readHeaders(toRead);
+      for (const k of this.foldersByPath.keys()) if (!before.has(k)) touch(delta.folders, k);
+      for (const img of toRead) touch(delta.added, img.path);
+      return;
+    }
+    if (!st && known) {
+      // a folder (and everything below it) went away
+      for (const [dir, state] of [...this.foldersByPath]) {
+        if (dir === p || dir.startsWith(p + path.sep)) {
+          for (const n of state.info.images) {
+            const ip = path.join(dir, n);
+            this.images.delete(ip);
+            this.problemCache.delete(ip);
+            touch(delta.removed, ip);
+          }
+          this.foldersByPath.delete(dir);
+          touch(delta.removedFolders, dir);
+        }
+      }
+      return;
+    }
+    const dir = path.dirname(p);
+    const name = path.basename(p);
+    let folder = this.foldersByPath.get(dir);
+    if (!folder) {
+      if (!st) return;
+      const level = this.levelOf(dir);
+      if (level < 0 || level > this.depth) return;
+      folder = this.addFolder(dir, [], []);
+      touch(delta.folders, dir);
+    }
+    const exists = st !== undefined && st.isFile();
+    const { names, byStem } = tables(folder);
+    const had = names.has(name);
+    const stem = stemOf(name);
+    if (exists && !had) {
+      names.add(name);
+      const g = byStem.get(stem);
+      if (g) g.add(name);
+      else byStem.set(stem, new Set([name]));
+    } else if (!exists && had) {
+      names.delete(name);
+      const g = byStem.get(stem);
+      g?.delete(name);
+      if (g && g.size === 0) byStem.delete(stem);
+    }
+    // re-pair this stem group only: pairing depends only on names that share the stem
+    const group = [...(byStem.get(stem) ?? [])];
+    const paired = pairFolderEntries(group, this.sidecarExtensions);
+    const info = folder.info;
+    let listingChanged = exists !== had;
+    // images of this stem group
+    const newImages = new Map(paired.images.map((e) => [e.name, e]));
+    const oldImages = info.images.filter((n) => stemOf(n) === stem);
+    for (const n of oldImages) {
+      if (!newImages.has(n)) {
+        removeSorted(info.images, n);
+        const ip = path.join(dir, n);
+        this.images.delete(ip);
+        this.problemCache.delete(ip);
+        touch(delta.removed, ip);
+        listingChanged = true;
+      }
+    }
+    for (const [n, e] of newImages) {
+      const ip = path.join(dir, n);
+      let img = this.images.get(ip);
+      if (!img) {
+        insertSorted(info.images, n);
+        img = {
+          path: ip,
+          folder: dir,
+          name: n,
+          size: 0,
+          mtimeMs: 0,
+          format: 'unknown',
+          width: undefined,
+          height: undefined,
+          header: UNREAD,
+          sidecars: e.sidecars,
+          hasLatentCache: e.hasLatentCache,
+        };
+        this.images.set(ip, img);
+        await this.readOne(img);
+        touch(delta.added, ip);
+        listingChanged = true;
+        continue;
+      }
+      const sidecarsChanged = JSON.stringify(img.sidecars) !== JSON.stringify(e.sidecars) || img.hasLatentCache !== e.hasLatentCache;
+      img.sidecars = e.sidecars;
+      img.hasLatentCache = e.hasLatentCache;
+      if (n === name && exists) {
+        await this.readOne(img);
+        touch(delta.changed, ip);
+      } else if (sidecarsChanged) {
+        this.problemCache.delete(ip);
+        if (this.tagExtension) await this.readTags(img);
+        touch(delta.changed, ip);
+      } else if (this.tagExtension && name === stem + this.tagExtension) {
+        await this.readTags(img);
+        touch(delta.changed, ip);
+      }
+    }
+    // orphans and skipped files of this stem group
+    const orphanBefore = info.orphanSidecars.filter((n) => stemOf(n) === stem);
+    info.orphanSidecars = info.orphanSidecars.filter((n) => stemOf(n) !== stem).concat(paired.orphanSidecars).sort(compareNames);
+    if (orphanBefore.join('\n') !== paired.orphanSidecars.join('\n')) listingChanged = true;
+    const skippedNow: SkippedFile[] = paired.ignored.map((i) => skippedFor(i.name, i.kind));
+    for (const n of group) {
+      if (NOT_LOADED_IMAGE_EXTENSIONS.has(extensionOf(n).toLowerCase())) skippedNow.push({ name: n, kind: 'notLoaded', reason: `sd-scripts does not load ${extensionOf(n)} files` });
+    }
+    info.skipped = info.skipped.filter((s) => stemOf(s.name) !== stem).concat(skippedNow).sort((a, b) => compareNames(a.name, b.name));
+    if (listingChanged) touch(delta.folders, dir);
+  }
+}
+
+function bisect(list: readonly string[], name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareNames(list[mid] as string, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+function insertSorted(list: string[], name: string): void {
+  const i = bisect(list, name);
+  if (list[i] !== name) list.splice(i, 0, name);
+}
+function removeSorted(list: string[], name: string): void {
+  const i = bisect(list, name);
+  if (list[i] === name) list.splice(i, 1);
+  else {
+    const j = list.indexOf(name);
+    if (j >= 0) list.splice(j, 1);
+  }
+}
+
+/** Convenience: a cold index (see `DatasetIndex.build`). */
+export function buildDatasetIndex(root: string, options: IndexOptions = {}): Promise<DatasetIndex> {
+  return DatasetIndex.build(root, options);
+}

@@ -1,0 +1,11 @@
+/**
+ * The pure core of training runs (issue 5): what the task provider, the pseudoterminal, the status
+ * bar, the run panel and `lwb tfevents` share. No `vscode` here.
+ */
+export * from './tfevents';
+export * from './output';
+export * from './command';
+export * from './accelerate';
+export * from './runs';
+export * from './environment';
+export { crc32c, maskedCrc32c } from './crc32c';

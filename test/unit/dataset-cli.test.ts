@@ -1,0 +1,91 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { LWB_CLI as LWB, SAMPLE, SAMPLE_TRAIN, tempDir } from './helpers';
+import { makePng } from './dataset-fixtures';
+
+function lwb(...args: string[]) {
+  const r = spawnSync(process.execPath, [LWB, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const png = (w: number, h: number) => makePng({ width: w, height: h, pixel: () => 9 });
+
+describe('lwb buckets', () => {
+  it('is listed in the help', () => {
+    assert.match(lwb('--help').out, /buckets <folder> --resolution W,H/);
+    assert.match(lwb('buckets', '--help').out, /--no-upscale/);
+  });
+  it('buckets the sample dataset with repeats from the folder name', () => {
+    const r = lwb('buckets', SAMPLE_TRAIN, '--resolution', '1024,1024', '--batch-size', '2');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^ {2}5_tk girl\/1\.png +512×704 → bucket 768×1024 +resized 768×1056 +×5$/m);
+    assert.match(r.out, /^ {2}768×1024 +14 +70 +35$/m);
+    assert.match(r.out, /1 bucket, 35 batches per epoch, 35 steps per epoch/);
+  });
+  it('prints JSON with the reference vectors, in no-upscale mode too', (t) => {
+    const dir = tempDir(t);
+    mkdirSync(path.join(dir, '2_x'));
+    writeFileSync(path.join(dir, '2_x', 'wide.png'), png(1920, 1080));
+    writeFileSync(path.join(dir, '2_x', 'odd.png'), png(1234, 567));
+    const up = JSON.parse(lwb('buckets', dir, '--resolution', '1024', '--max-bucket-reso', '2048', '--batch-size', '4', '--json').out) as {
+      images: Array<{ file: string; bucket: number[]; resized: number[]; repeats: number }>;
+      buckets: Array<{ reso: number[]; samples: number }>;
+      warnings: Array<{ code: string; files?: string[] }>;
+      stepsPerEpoch: number;
+    };
+    const byName = new Map(up.images.map((i) => [path.basename(i.file), i]));
+    assert.deepEqual([byName.get('wide.png')?.bucket, byName.get('wide.png')?.resized], [[1344, 768], [1365, 768]]);
+    assert.deepEqual([byName.get('odd.png')?.bucket, byName.get('odd.png')?.resized], [[1472, 704], [1532, 704]]);
+    assert.equal(byName.get('odd.png')?.repeats, 2);
+    assert.equal(up.stepsPerEpoch, 2);
+    assert.deepEqual(up.warnings.filter((w) => w.code === 'smallBucket').map((w) => w.files?.map((f) => path.basename(f))), [['wide.png'], ['odd.png']]);
+    const no = JSON.parse(lwb('buckets', dir, '--resolution', '1024,1024', '--no-upscale', '--json').out) as typeof up;
+    const n = new Map(no.images.map((i) => [path.basename(i.file), i]));
+    assert.deepEqual([n.get('odd.png')?.bucket, n.get('odd.png')?.resized], [[1216, 512], [1234, 567]]);
+    assert.deepEqual([n.get('wide.png')?.bucket, n.get('wide.png')?.resized], [[1344, 768], [1365, 768]]);
+  });
+  it('exits 2 on usage errors, 1 on settings sd-scripts refuses, 3 on a missing folder', (t) => {
+    assert.equal(lwb('buckets', SAMPLE_TRAIN).code, 2);
+    assert.match(lwb('buckets', SAMPLE_TRAIN).err, /needs --resolution/);
+    assert.equal(lwb('buckets', SAMPLE_TRAIN, '--resolution', 'big').code, 2);
+    assert.equal(lwb('buckets', SAMPLE_TRAIN, '--resolution', '1024', '--batch-size', '0').code, 2);
+    const refused = lwb('buckets', SAMPLE_TRAIN, '--resolution', '1024', '--max-bucket-reso', '512');
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /max_bucket_reso must be equal or greater than resolution/);
+    assert.equal(lwb('buckets', path.join(tempDir(t), 'none'), '--resolution', '1024').code, 3);
+  });
+});
+
+describe('lwb scan --audit', () => {
+  it('adds datasets and subsets to the JSON', () => {
+    const r = lwb('scan', path.join(SAMPLE, 'dataset'), '--depth', '2', '--json');
+    assert.equal(r.code, 0);
+    const j = JSON.parse(r.out) as { datasets: Array<{ kind: string; images: number; samplesPerEpoch: number; subsets: Array<{ repeats: number }> }> };
+    assert.deepEqual(j.datasets.map((d) => [d.kind, d.images, d.samplesPerEpoch, d.subsets.map((s) => s.repeats)]), [
+      ['kohyaFolder', 2, 2, [1]],
+      ['kohyaFolder', 14, 70, [5]],
+    ]);
+  });
+  it('lists problems and exits 1 when an image would stop training', (t) => {
+    const dir = tempDir(t);
+    const c = path.join(dir, '1_c');
+    mkdirSync(c);
+    writeFileSync(path.join(c, 'ok.png'), png(1024, 1024));
+    writeFileSync(path.join(c, 'ok.txt'), 'tag');
+    writeFileSync(path.join(c, 'copy.png'), png(1024, 1024));
+    writeFileSync(path.join(c, 'copy.txt'), 'tag');
+    writeFileSync(path.join(c, 'empty.jpg'), '');
+    writeFileSync(path.join(c, 'stray.txt'), 'tag');
+    const r = lwb('scan', dir, '--audit');
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.out, /^E 1_c\/empty\.jpg: The file is empty/m);
+    assert.match(r.out, /^W 1_c\/copy\.png: Same content as ok\.png/m);
+    assert.match(r.out, /^I 1_c\/stray\.txt: No image with this name/m);
+    const j = JSON.parse(lwb('scan', dir, '--audit', '--json').out) as { problemCounts: Record<string, number> };
+    assert.deepEqual(j.problemCounts, { duplicate: 2, emptyFile: 1, captionWithoutImage: 1 });
+    // without --audit nothing changes
+    assert.equal(lwb('scan', dir).code, 0);
+  });
+});
