@@ -173,7 +173,10 @@ export function formatBuckets(r: BucketReport, base: string, summaryOnly: boolea
   lines.push(`  ${'total'.padEnd(10)}  ${String(imgs).padStart(6)}  ${String(samples).padStart(7)}  ${String(r.batchesPerEpoch).padStart(7)}`);
   lines.push('');
   for (const wr of r.warnings) {
-    const msg = wr.code === 'smallBucket' && wr.files ? wr.message.replace(/: [^:]*$/, `: ${wr.files.map(rel).join(', ')}`) : wr.message;
+    const msg =
+      wr.code === 'smallBucket' && wr.files && wr.reso
+        ? `bucket ${x(wr.reso)} has ${wr.files.length} image${wr.files.length === 1 ? '' : 's'} for batch size ${r.batchSize}: ${wr.files.map(rel).join(', ')}`
+        : wr.message;
     lines.push(`! ${msg}`);
   }
   for (const n of notes) lines.push(`? ${n}`);

@@ -131,6 +131,9 @@ describe('reg image repeats', () => {
     // more reg samples than needed: later images are not used at all
     assert.deepEqual(regRepeats(3, [2, 2, 2]), [2, 2, 0]);
     assert.deepEqual(regRepeats(5, []), []);
+    assert.deepEqual(regRepeats(7, [2, 1]), [4, 3]);
+    // computed, not looped: a huge train set returns at once
+    assert.deepEqual(regRepeats(1e12, [1]), [1e12]);
   });
 });
 

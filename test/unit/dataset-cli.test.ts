@@ -89,3 +89,18 @@ describe('lwb scan --audit', () => {
     assert.equal(lwb('scan', dir).code, 0);
   });
 });
+
+describe('lwb buckets text output', () => {
+  it('names the files of buckets smaller than the batch size', (t) => {
+    const dir = tempDir(t);
+    mkdirSync(path.join(dir, '1_a'));
+    writeFileSync(path.join(dir, '1_a', 'wide one.png'), png(1920, 1080));
+    writeFileSync(path.join(dir, '1_a', 'sq.png'), png(1024, 1024));
+    writeFileSync(path.join(dir, '1_a', 'sq2.png'), png(1024, 1024));
+    const r = lwb('buckets', dir, '--resolution', '1024', '--batch-size', '2', '--summary');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^! bucket 1024×576 has 1 image for batch size 2: 1_a\/wide one\.png$/m);
+    assert.doesNotMatch(r.out, /bucket 1024×1024 has/);
+    assert.match(r.out, /2 buckets, 2 batches per epoch, 2 steps per epoch/);
+  });
+});

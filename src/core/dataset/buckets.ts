@@ -259,24 +259,22 @@ export interface BucketRunOptions extends BucketSettings {
  */
 export function regRepeats(trainSamples: number, regBaseRepeats: readonly number[]): number[] {
   const out = regBaseRepeats.map(() => 0);
-  if (regBaseRepeats.length === 0 || trainSamples <= 0) return out;
+  const k = regBaseRepeats.length;
+  if (k === 0 || !(trainSamples > 0)) return out;
+  // first round: register images in order, each with its repeats, until the train samples are reached
   let n = 0;
-  let first = true;
-  // guard: a reg list whose repeats are all ≤ 0 would loop forever in a first round
-  while (n < trainSamples) {
-    for (let i = 0; i < regBaseRepeats.length; i++) {
-      if (first) {
-        const r = regBaseRepeats[i] as number;
-        out[i] = r;
-        n += r;
-      } else {
-        out[i] = (out[i] as number) + 1;
-        n += 1;
-      }
-      if (n >= trainSamples) break;
-    }
-    first = false;
+  for (let i = 0; i < k; i++) {
+    const r = regBaseRepeats[i] as number;
+    out[i] = r;
+    n += r;
+    if (n >= trainSamples) return out;
   }
+  // later rounds: one more repeat per image, round-robin, stopping as soon as n reaches the train
+  // samples (computed, not looped, so a huge train set cannot hang us)
+  const rest = trainSamples - n;
+  const full = Math.floor(rest / k);
+  const extra = rest % k;
+  for (let i = 0; i < k; i++) out[i] = (out[i] as number) + full + (i < extra ? 1 : 0);
   return out;
 }
 
