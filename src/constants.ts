@@ -10,6 +10,8 @@ export const Commands = {
   openSidecar: 'loraWorkbench.openSidecar',
   showDatasetOverview: 'loraWorkbench.showDatasetOverview',
   newTrainingConfig: 'loraWorkbench.newTrainingConfig',
+  /** internal: the quick fix that rewrites a caption file without its byte-order mark */
+  removeCaptionBom: 'loraWorkbench.captions.removeBom',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -37,5 +39,13 @@ export const Settings = {
   exclude: 'datasets.exclude',
   sidecarExtensions: 'captions.sidecarExtensions',
   configAssociations: 'config.associations',
+  captionExtension: 'captions.captionExtension',
+  trigger: 'captions.trigger',
+  triggers: 'captions.triggers',
+  absorbedTags: 'captions.absorbedTags',
+  pollutionShare: 'captions.pollutionShare',
+  ruleSeverities: 'captions.severity',
+  shuffleCaption: 'captions.shuffleCaption',
+  keepTokens: 'captions.keepTokens',
   logLevel: 'log.level',
 } as const;

@@ -10,6 +10,7 @@ import { registerOverview } from './features/overview/panel';
 import { registerSidecarLanguage } from './features/sidecarLanguage';
 import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
+import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
+    registerCaptionDiagnostics(context.subscriptions, datasets.model);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();

@@ -37,6 +37,12 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     // the tag file gets the caption language (and its highlighting), not plain text
     await page.locator('.statusbar [aria-label="Caption / Tags (kohya)"], .statusbar-item', { hasText: 'Caption / Tags (kohya)' }).first().waitFor({ timeout: 15_000 });
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-and-tags')}`);
+
+    // the Problems panel lists the tag checks of the whole dataset, not only of open files
+    await page.keyboard.press('Control+Shift+M');
+    const pollution = page.locator('.markers-panel .monaco-list-row', { hasText: "'blue_hair' is on 14 of 14 images" }).first();
+    await pollution.waitFor({ timeout: 30_000 });
+    t.diagnostic(`screenshot: ${await screenshot(page, 'caption-problems')}`);
   } finally {
     await browser.close();
   }

@@ -684,6 +684,20 @@ export class CaptionIndex {
     return { files: c.files.size, captioned: c.captioned, counts: c.counts, candidates: [...c.candidates.keys()].sort() };
   }
 
+  /** A concept's tags with how many caption files carry each, most frequent first. */
+  conceptTags(id: string): Array<{ name: string; key: string; count: number }> {
+    const c = this.concepts.get(id);
+    if (!c) return [];
+    return [...c.counts.entries()]
+      .map(([key, count]) => ({ name: c.names.get(key) ?? key, key, count }))
+      .sort((a, b) => b.count - a.count || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The concept a file belongs to, if it is indexed. */
+  conceptOf(file: string): string | undefined {
+    return this.files.get(file)?.concept;
+  }
+
   get fileCount(): number {
     return this.files.size;
   }

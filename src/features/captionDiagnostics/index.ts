@@ -1,0 +1,324 @@
+/**
+ * Caption/tag diagnostics for the whole dataset in the Problems panel, without opening files:
+ * trigger word, tag pollution, and what sd-scripts does silently or fatally with a caption file.
+ * The rules and the incremental index live in src/core/captions; this file feeds them files from
+ * the Datasets model, open documents and the file watcher, and publishes the results.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CaptionIndex, type CaptionDiagnostic, type RuleCode, type RuleConfig } from '../../core/captions/rules';
+import { resolveTrigger } from '../../core/captions/triggers';
+import { looseTagKey, parseCaption } from '../../core/captions/parse';
+import { atomicWriteFile } from '../../core/captions/journal';
+import type { FolderScan } from '../../core/dataset/scan';
+import { normaliseSidecarExtension } from '../../core/dataset/images';
+import { Commands, Languages, Settings } from '../../constants';
+import { Disposable } from '../../platform/dispose';
+import { getLog } from '../../platform/log';
+import type { DatasetsModel } from '../datasetsView/model';
+
+const SOURCE = 'LoRA Workbench';
+type Sev = 'error' | 'warning' | 'info' | 'hint';
+const SEVERITY: Record<Sev, vscode.DiagnosticSeverity> = {
+  error: vscode.DiagnosticSeverity.Error,
+  warning: vscode.DiagnosticSeverity.Warning,
+  info: vscode.DiagnosticSeverity.Information,
+  hint: vscode.DiagnosticSeverity.Hint,
+};
+
+interface CaptionSettings {
+  extension: string;
+  trigger: string;
+  triggers: Record<string, string>;
+  absorbed: Record<string, string[]>;
+  rules: RuleConfig;
+  shuffleCaption: boolean;
+  keepTokens: number;
+}
+
+function readSettings(): CaptionSettings {
+  const cfg = vscode.workspace.getConfiguration(Settings.section);
+  return {
+    extension: normaliseSidecarExtension(cfg.get<string>(Settings.captionExtension, '.txt')),
+    trigger: cfg.get<string>(Settings.trigger, ''),
+    triggers: cfg.get<Record<string, string>>(Settings.triggers, {}),
+    absorbed: cfg.get<Record<string, string[]>>(Settings.absorbedTags, {}),
+    rules: {
+      pollutionShare: cfg.get<number>(Settings.pollutionShare, 0.8),
+      severities: cfg.get<Partial<Record<RuleCode, Sev | 'off'>>>(Settings.ruleSeverities, {}),
+    },
+    shuffleCaption: cfg.get<boolean>(Settings.shuffleCaption, false),
+    keepTokens: cfg.get<number>(Settings.keepTokens, 0),
+  };
+}
+
+/** A setting keyed by folder: the folder's path relative to the workspace, or its name. */
+function forFolder<T>(map: Record<string, T>, folder: string): T | undefined {
+  const wf = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(folder));
+  const rel = wf ? path.relative(wf.uri.fsPath, folder).split(path.sep).join('/') : undefined;
+  return (rel !== undefined ? map[rel] : undefined) ?? map[path.basename(folder)];
+}
+
+/** Regularisation folders (a `reg_data_dir`, by its name) have no trigger word. */
+function isRegFolder(folder: string): boolean {
+  return /(^|[_\- ])reg(ularization|ularisation)?([_\- ]|$)/i.test(path.basename(path.dirname(folder)));
+}
+
+export class CaptionDiagnostics extends Disposable implements vscode.CodeActionProvider {
+  private index: CaptionIndex;
+  private settings = readSettings();
+  readonly collection = this.register(vscode.languages.createDiagnosticCollection('lora-workbench-captions'));
+  /** caption file → concept folder, for the files of the current scan */
+  private known = new Map<string, string>();
+
+  constructor(private readonly model: DatasetsModel) {
+    super();
+    this.index = new CaptionIndex(this.settings.rules);
+    this.register(model.onDidChange(() => void this.sync()));
+    this.register(
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        const f = e.document.uri.fsPath;
+        if (e.document.uri.scheme === 'file' && this.known.has(f)) this.updateFromText(f, e.document.getText());
+      }),
+    );
+    this.register(
+      vscode.workspace.onDidOpenTextDocument((d) => {
+        // a restored editor may hold unsaved text
+        if (d.uri.scheme === 'file' && this.known.has(d.uri.fsPath)) this.updateFromText(d.uri.fsPath, d.getText());
+      }),
+    );
+    this.register(
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        if (d.uri.scheme !== 'file' || !this.known.has(d.uri.fsPath)) return;
+        // a language change closes and reopens the document: only a real close (unsaved edits
+        // thrown away) makes the file on disk the truth again
+        setTimeout(() => {
+          const reopened = vscode.workspace.textDocuments.find((o) => o.uri.toString() === d.uri.toString());
+          if (reopened) this.updateFromText(d.uri.fsPath, reopened.getText());
+          else void this.updateFromDisk(d.uri.fsPath);
+        }, 100);
+      }),
+    );
+    const watcher = this.register(vscode.workspace.createFileSystemWatcher('**/*.{txt,caption}', true, false, true));
+    this.register(
+      watcher.onDidChange((u) => {
+        if (!this.known.has(u.fsPath)) return;
+        const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === u.fsPath);
+        if (!open?.isDirty) void this.updateFromDisk(u.fsPath);
+      }),
+    );
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(Settings.section)) {
+          this.settings = readSettings();
+          this.index = new CaptionIndex(this.settings.rules);
+          this.known.clear();
+          this.collection.clear();
+          void this.sync();
+        }
+      }),
+    );
+    this.register(
+      vscode.languages.registerCodeActionsProvider({ language: Languages.caption, scheme: 'file' }, this, {
+        providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
+      }),
+    );
+    this.register(
+      vscode.commands.registerCommand(Commands.removeCaptionBom, async (file: string) => {
+        try {
+          const bytes = await fsp.readFile(file);
+          if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) await atomicWriteFile(file, bytes.subarray(3));
+          await this.updateFromDisk(file);
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Could not rewrite ${path.basename(file)}: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  /** The concept folder → trigger and rule context, from settings and the folder name. */
+  private conceptContext(folder: FolderScan): Parameters<CaptionIndex['setConcept']>[1] {
+    const s = this.settings;
+    const resolved = resolveTrigger({
+      folderName: path.basename(folder.path),
+      perFolder: forFolder(s.triggers, folder.path) ?? null,
+      setting: s.trigger || null,
+      isReg: isRegFolder(folder.path),
+    });
+    const absorbed = forFolder(s.absorbed, folder.path) ?? (resolved.trigger ? s.absorbed[resolved.trigger] : undefined);
+    return {
+      trigger: resolved.trigger,
+      ...(absorbed ? { absorbed } : {}),
+      ...(folder.concept.ok && folder.concept.classTokens ? { pollutionIgnore: folder.concept.classTokens.split(/\s+/) } : {}),
+      options: { shuffleCaption: s.shuffleCaption, keepTokens: s.keepTokens },
+    };
+  }
+
+  /** Brings the index in line with the Datasets model: new files read, gone files dropped. */
+  async sync(): Promise<void> {
+    const ext = this.settings.extension;
+    const next = new Map<string, string>();
+    const folders = this.model.current.groups.flatMap((g) => g.folders);
+    for (const f of folders) {
+      this.index.setConcept(f.path, this.conceptContext(f), path.basename(f.path));
+      for (const img of f.images) {
+        const side = img.sidecars[ext];
+        if (side) next.set(path.join(f.path, side), f.path);
+      }
+    }
+    for (const file of this.known.keys()) {
+      if (!next.has(file)) {
+        this.publish(this.index.removeFile(file).files);
+        this.collection.delete(vscode.Uri.file(file));
+      }
+    }
+    const added = [...next.entries()].filter(([file, concept]) => this.known.get(file) !== concept);
+    this.known = next;
+    const entries: Array<{ file: string; concept: string; input: Uint8Array | string | Error }> = [];
+    for (let i = 0; i < added.length; i += 64) {
+      const chunk = added.slice(i, i + 64);
+      const read = await Promise.all(
+        chunk.map(async ([file, concept]) => {
+          const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file);
+          if (open) return { file, concept, input: open.getText() as Uint8Array | string | Error };
+          try {
+            return { file, concept, input: (await fsp.readFile(file)) as Uint8Array | string | Error };
+          } catch (e) {
+            return { file, concept, input: e as Error };
+          }
+        }),
+      );
+      entries.push(...read);
+    }
+    if (entries.length) this.index.updateFiles(entries);
+    // the whole index: concept-wide pollution can change any file's list
+    const all = this.index.allDiagnostics({ pollution: true });
+    this.collection.clear();
+    for (const [file, ds] of all) this.collection.set(vscode.Uri.file(file), ds.map(toDiagnostic));
+    getLog().info(`Caption checks: ${this.known.size} file(s), ${[...all.values()].reduce((n, d) => n + d.length, 0)} problem(s)`);
+  }
+
+  private updateFromText(file: string, text: string): void {
+    const concept = this.known.get(file);
+    if (!concept) return;
+    this.publish(this.index.updateFile(file, concept, text).files);
+  }
+
+  private async updateFromDisk(file: string): Promise<void> {
+    const concept = this.known.get(file);
+    if (!concept) return;
+    let input: Uint8Array | Error;
+    try {
+      input = await fsp.readFile(file);
+    } catch (e) {
+      input = e as Error;
+    }
+    this.publish(this.index.updateFile(file, concept, input).files);
+  }
+
+  private publish(files: readonly string[]): void {
+    for (const f of files) this.collection.set(vscode.Uri.file(f), this.index.diagnostics(f, { pollution: true }).map(toDiagnostic));
+  }
+
+  /** Hover and completion data: the concept's tags with their counts. */
+  tagsFor(file: string): { concept: string; total: number; tags: Array<{ name: string; key: string; count: number }> } | undefined {
+    const concept = this.index.conceptOf(file) ?? this.known.get(file);
+    if (!concept) return undefined;
+    const stats = this.index.conceptStats(concept);
+    return { concept, total: stats?.captioned ?? 0, tags: this.index.conceptTags(concept) };
+  }
+
+  provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection): vscode.CodeAction[] {
+    const out: vscode.CodeAction[] = [];
+    for (const d of this.index.diagnostics(doc.uri.fsPath, { pollution: true })) {
+      const vr = toRange(d);
+      if (!vr.intersection(range)) continue;
+      for (const fix of d.fixes) {
+        const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
+        action.diagnostics = [toDiagnostic(d)];
+        if (fix.removeBom) {
+          // VS Code keeps a file's encoding on save: rewrite the bytes instead (only when saved)
+          if (doc.isDirty) continue;
+          action.command = { command: Commands.removeCaptionBom, title: fix.title, arguments: [doc.uri.fsPath] };
+        } else {
+          const edit = new vscode.WorkspaceEdit();
+          for (const e of fix.edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.newText);
+          action.edit = edit;
+        }
+        action.isPreferred = d.fixes.length === 1;
+        out.push(action);
+      }
+    }
+    return out;
+  }
+}
+
+function toRange(d: CaptionDiagnostic): vscode.Range {
+  return new vscode.Range(d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character);
+}
+
+function toDiagnostic(d: CaptionDiagnostic): vscode.Diagnostic {
+  const diag = new vscode.Diagnostic(toRange(d), d.message, SEVERITY[d.severity]);
+  diag.source = SOURCE;
+  diag.code = d.code;
+  return diag;
+}
+
+/** Completion of tags (dataset vocabulary by frequency) and hover counts in caption files. */
+function registerTagLanguageFeatures(subscriptions: vscode.Disposable[], diagnostics: CaptionDiagnostics): void {
+  const selector: vscode.DocumentSelector = { language: Languages.caption, scheme: 'file' };
+  subscriptions.push(
+    vscode.languages.registerCompletionItemProvider(
+      selector,
+      {
+        provideCompletionItems(doc, position) {
+          const info = diagnostics.tagsFor(doc.uri.fsPath);
+          if (!info) return undefined;
+          const line = doc.lineAt(position.line).text;
+          const start = Math.max(line.lastIndexOf(',', position.character - 1) + 1, 0);
+          const lead = line.slice(start, position.character).match(/^\s*/)?.[0].length ?? 0;
+          const range = new vscode.Range(position.line, start + lead, position.line, position.character);
+          const present = new Set(parseCaption(doc.getText()).lines.flatMap((l) => l.tags.map((t) => t.looseKey)));
+          return info.tags
+            .filter((t) => !present.has(t.key))
+            .map((t, i) => {
+              const item = new vscode.CompletionItem({ label: t.name, description: `${t.count}/${info.total}` }, vscode.CompletionItemKind.Value);
+              item.range = range;
+              item.sortText = String(i).padStart(6, '0');
+              item.detail = `on ${t.count} of ${info.total} caption files of ${path.basename(info.concept)}`;
+              return item;
+            });
+        },
+      },
+      ',', ' ',
+    ),
+    vscode.languages.registerHoverProvider(selector, {
+      provideHover(doc, position) {
+        const info = diagnostics.tagsFor(doc.uri.fsPath);
+        if (!info) return undefined;
+        const parsed = parseCaption(doc.getText());
+        const offset = doc.offsetAt(position);
+        const tag = parsed.lines.flatMap((l) => l.tags).find((t) => offset >= t.start && offset <= t.end);
+        if (!tag) return undefined;
+        const key = looseTagKey(tag.name);
+        const count = info.tags.find((t) => t.key === key)?.count ?? 0;
+        const md = new vscode.MarkdownString(
+          `**${tag.name}**: on ${count} of ${info.total} caption files of \`${path.basename(info.concept)}\`` +
+            (info.total > 0 && count / info.total >= 0.8
+              ? '\n\nA tag on almost every image takes on what it names: if that is part of what the trigger word should learn, consider removing it.'
+              : ''),
+        );
+        return new vscode.Hover(md, new vscode.Range(doc.positionAt(tag.start), doc.positionAt(tag.end)));
+      },
+    }),
+  );
+}
+
+export function registerCaptionDiagnostics(subscriptions: vscode.Disposable[], model: DatasetsModel): CaptionDiagnostics {
+  const diagnostics = new CaptionDiagnostics(model);
+  subscriptions.push(diagnostics);
+  registerTagLanguageFeatures(subscriptions, diagnostics);
+  if (model.current.scannedAt) void diagnostics.sync();
+  return diagnostics;
+}
