@@ -40,6 +40,9 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
 
     // the Problems panel lists the tag checks of the whole dataset, not only of open files
     await page.keyboard.press('Control+Shift+M');
+    const filter = page.getByPlaceholder(/^Filter \(e\.g\./).first();
+    await filter.waitFor({ timeout: 15_000 });
+    await filter.fill('blue_hair');
     const pollution = page.locator('.markers-panel .monaco-list-row', { hasText: "'blue_hair' is on 14 of 14 images" }).first();
     await pollution.waitFor({ timeout: 30_000 });
     t.diagnostic(`screenshot: ${await screenshot(page, 'caption-problems')}`);

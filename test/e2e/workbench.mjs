@@ -34,6 +34,9 @@ export async function openWorkbench(folder = env.workspace) {
   await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
   // the status bar appears once the workbench is restored
   await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+  // The in-host suite runs in the first window's extension host and edits the workspace; UI
+  // tests start only after it has finished (immediately, once its results exist).
+  if (folder !== null) await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite to finish');
   return { browser, page, consoleErrors };
 }
 
