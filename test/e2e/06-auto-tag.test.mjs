@@ -56,6 +56,7 @@ test('auto-tags the sample dataset with the test model, then undoes it', { timeo
     const progress = page.locator('.notification-toast', { hasText: 'Auto-tagging img_train with WD14' }).first();
     try {
       await progress.waitFor({ timeout: 20_000 });
+      await page.waitForTimeout(400); // the toast slides in
       t.diagnostic(`screenshot: ${await screenshot(page, 'auto-tag-progress')}`);
     } catch {
       t.diagnostic('the progress notification was gone before it could be captured');
@@ -93,6 +94,30 @@ test('auto-tags the sample dataset with the test model, then undoes it', { timeo
     await waitFor(() => readFileSync(join(concept, '1.txt'), 'utf8') === original, 15_000, '1.txt to be restored');
     await page.locator('.monaco-editor .view-lines', { hasText: 'tk, 1girl' }).first().waitFor({ timeout: 30_000 });
     t.diagnostic(`screenshot: ${await screenshot(page, 'auto-tag-undone')}`);
+
+    // suggest mode on one image: a multi-select list of the model's tags with their scores, the
+    // ones already in the tag file ticked
+    await page.mouse.move(1, 1);
+    await image.click({ button: 'right' });
+    const suggest = page.locator('.context-view .action-item', { hasText: 'Suggest Tags for Image' }).first();
+    await suggest.waitFor({ timeout: 15_000 });
+    await suggest.click();
+    const pick = page.locator('.quick-input-widget', { hasText: 'Tags for 1.png' });
+    await pick.waitFor({ timeout: 60_000 });
+    const rows = pick.locator('.quick-input-list .monaco-list-row');
+    await rows.first().waitFor({ timeout: 15_000 });
+    const first = await rows.first().innerText();
+    assert.match(first, /\d+(\.\d)?%/, first);
+    // solo is in the sample's 1.txt: it is ticked
+    const solo = rows.filter({ hasText: /^solo/ }).first();
+    await solo.waitFor({ timeout: 15_000 });
+    assert.match(await solo.innerText(), /in the file/);
+    assert.equal(await solo.getAttribute('aria-checked'), 'true');
+    await page.mouse.move(1, 1); // no tree tooltip over the picture
+    await page.waitForTimeout(300);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'suggest-tags')}`);
+    await page.keyboard.press('Escape');
+    assert.equal(readFileSync(join(concept, '1.txt'), 'utf8'), original, 'closing the list changes nothing');
   } catch (e) {
     await screenshot(page, 'auto-tag-failure');
     throw e;

@@ -122,6 +122,14 @@ describe('WD14 auto-tagging', () => {
     assert.equal(read('green.txt'), undefined);
   });
 
+  it('says clearly when CUDA cannot be used, and touches nothing', async () => {
+    const s = await autoTag({ provider: 'cuda' });
+    assert.equal(s.ok, false);
+    assert.match(s.error ?? '', /CUDA was chosen but onnxruntime-node cannot use it here/);
+    assert.equal(s.tagged, 0);
+    assert.equal(read('green.txt'), undefined);
+  });
+
   it('suggests scored tags for one image (dry run), marking the ones in the tag file', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext);
