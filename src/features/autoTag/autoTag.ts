@@ -12,7 +12,7 @@ import { getLog } from '../../platform/log';
 import type { DatasetsModel } from '../datasetsView/model';
 import { captionJournal, undoLastBatch } from './journal';
 import { readTaggerSettings, type TaggerOverrides } from './settings';
-import { pickFolder, type CommandTarget } from './targets';
+import { commandOptions, pickFolder, type CommandTarget } from './targets';
 
 export interface AutoTagOptions extends TaggerOverrides {
   /** tag subfolders too (default: a kohya dataset's concept folders are, a plain folder's subfolders are not) */
@@ -65,7 +65,8 @@ function plural(n: number, word: string): string {
 export function registerAutoTag(context: vscode.ExtensionContext, model: DatasetsModel): void {
   const log = getLog();
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.autoTag, async (target?: CommandTarget, options?: AutoTagOptions): Promise<AutoTagSummary | undefined> => {
+    vscode.commands.registerCommand(Commands.autoTag, async (target?: CommandTarget, arg?: unknown): Promise<AutoTagSummary | undefined> => {
+      const options = commandOptions<AutoTagOptions>(arg);
       try {
         const folder = await pickFolder(model, target, 'Auto-tag which images with WD14?');
         if (!folder) return undefined;

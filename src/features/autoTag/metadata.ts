@@ -11,7 +11,7 @@ import { checkMetadataKeys, mergeCaptionsAndTags, writeMetadata } from '../../co
 import { getLog } from '../../platform/log';
 import type { DatasetsModel } from '../datasetsView/model';
 import { readTaggerSettings } from './settings';
-import { pickFolder, type CommandTarget } from './targets';
+import { commandOptions, pickFolder, type CommandTarget } from './targets';
 
 export interface MergeMetadataOptions {
   output?: vscode.Uri | string;
@@ -36,7 +36,8 @@ export interface MergeMetadataSummary {
 export function registerMergeMetadata(subscriptions: vscode.Disposable[], model: DatasetsModel): void {
   const log = getLog();
   subscriptions.push(
-    vscode.commands.registerCommand(Commands.mergeMetadata, async (target?: CommandTarget, options?: MergeMetadataOptions): Promise<MergeMetadataSummary | undefined> => {
+    vscode.commands.registerCommand(Commands.mergeMetadata, async (target?: CommandTarget, arg?: unknown): Promise<MergeMetadataSummary | undefined> => {
+      const options = commandOptions<MergeMetadataOptions>(arg);
       try {
         const folder = await pickFolder(model, target, 'Merge the captions and tags of which images?');
         if (!folder) return undefined;

@@ -15,7 +15,7 @@ import { tagImages } from '../../core/tagger/run';
 import { getLog } from '../../platform/log';
 import { chooseModelFolder, taggerWorkerScript } from './autoTag';
 import { readTaggerSettings, type TaggerOverrides, type TaggerSettings } from './settings';
-import { pickImage, type CommandTarget } from './targets';
+import { commandOptions, pickImage, type CommandTarget } from './targets';
 
 export const SUGGEST_TOP_K = 40;
 
@@ -126,7 +126,8 @@ export interface SuggestCommandOptions extends TaggerOverrides {
 export function registerSuggestTags(context: vscode.ExtensionContext): void {
   const log = getLog();
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.suggestTags, async (target?: CommandTarget, options?: SuggestCommandOptions) => {
+    vscode.commands.registerCommand(Commands.suggestTags, async (target?: CommandTarget, arg?: unknown) => {
+      const options = commandOptions<SuggestCommandOptions>(arg);
       try {
         const image = await pickImage(target);
         if (!image) return undefined;

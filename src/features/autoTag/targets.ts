@@ -97,3 +97,11 @@ export async function pickImage(target: CommandTarget): Promise<string | undefin
   });
   return chosen?.[0]?.fsPath;
 }
+
+/**
+ * The options argument of a command, when it is one: menus pass other things in that place (the
+ * Explorer the selected URIs, editor titles an editor reference), which are not options.
+ */
+export function commandOptions<T extends object>(arg: unknown): T | undefined {
+  return arg && typeof arg === 'object' && !Array.isArray(arg) && !(arg instanceof vscode.Uri) && !('groupId' in arg) ? (arg as T) : undefined;
+}

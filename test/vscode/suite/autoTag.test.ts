@@ -152,15 +152,22 @@ describe('WD14 auto-tagging', () => {
     const txt = vscode.Uri.file(path.join(images, 'red.txt'));
     const doc = await vscode.workspace.openTextDocument(txt);
     assert.equal(doc.getText(), 'red theme,my own tag\n');
-    const s = await vscode.commands.executeCommand<Suggestions & { changed: boolean }>('loraWorkbench.suggestTags', vscode.Uri.file(path.join(images, 'red.png')), {
+    // from the palette with the tag file in the active editor: the image is the one next to it
+    await vscode.window.showTextDocument(doc);
+    const s = await vscode.commands.executeCommand<Suggestions & { changed: boolean }>('loraWorkbench.suggestTags', undefined, {
       modelFolder: model,
       accept: ['solo', 'kirisame_marisa'],
     });
+    assert.equal(s.image, path.join(images, 'red.png'));
     assert.equal(s.changed, true);
     // red theme was not accepted: removed; the user's own tag stays; the new ones follow in the file's style
     assert.equal(doc.getText(), 'my own tag,solo,kirisame_marisa\n');
     assert.equal(doc.isDirty, false, 'saved, since it had no unsaved edits');
     assert.equal(read('red.txt'), 'my own tag,solo,kirisame_marisa\n');
+    // one editor undo takes the whole suggestion back
+    await vscode.commands.executeCommand('undo');
+    assert.equal(doc.getText(), 'red theme,my own tag\n');
+    await doc.save();
   });
 
   it('merges captions and tags into meta_clean.json with full-path keys', async () => {
@@ -173,7 +180,7 @@ describe('WD14 auto-tagging', () => {
     const json = JSON.parse(readFileSync(out, 'utf8')) as Record<string, { caption?: string; tags?: string }>;
     const red = path.join(images, 'red.png');
     assert.deepEqual(Object.keys(json).sort(), ['blue', 'broken', 'green', 'red'].map((n) => path.join(images, `${n}.png`)).sort());
-    assert.deepEqual(json[red], { caption: 'a red square', tags: 'my own tag,solo,kirisame_marisa' });
+    assert.deepEqual(json[red], { caption: 'a red square', tags: 'red theme,my own tag' });
     assert.deepEqual(s.keyProblems, []);
     // bare-stem keys (sd-scripts without --full_path) are written only when asked, with the warning
     const bare = await vscode.commands.executeCommand<MergeMetadataSummary>('loraWorkbench.mergeMetadata', vscode.Uri.file(images), {
