@@ -17,6 +17,10 @@ import { commandOptions, pickFolder, type CommandTarget } from './targets';
 export interface AutoTagOptions extends TaggerOverrides {
   /** tag subfolders too (default: a kohya dataset's concept folders are, a plain folder's subfolders are not) */
   recursive?: boolean;
+  /** for tasks and tests: cancels like the notification's Cancel button */
+  signal?: AbortSignal;
+  /** for tasks and tests: called after each image */
+  onProgress?(p: { done: number; total: number; failed: number; image: string }): void;
 }
 
 /** What the command returns (for tests, tasks and keybindings). */
@@ -77,7 +81,7 @@ export function registerAutoTag(context: vscode.ExtensionContext, model: Dataset
           if (!chosen) return undefined;
           settings = { ...settings, modelFolder: chosen };
         }
-        return await runAutoTag(context, folder.path, options?.recursive ?? folder.recursive, settings);
+        return await runAutoTag(context, folder.path, options?.recursive ?? folder.recursive, settings, options);
       } catch (e) {
         // nothing escapes the command: one clear message instead
         const msg = (e as Error).message;
@@ -95,6 +99,7 @@ async function runAutoTag(
   folder: string,
   recursive: boolean,
   settings: ReturnType<typeof readTaggerSettings>,
+  hooks: Pick<AutoTagOptions, 'signal' | 'onProgress'> = {},
 ): Promise<AutoTagSummary> {
   const log = getLog();
   const name = path.basename(folder);
@@ -113,6 +118,9 @@ async function runAutoTag(
     async (progress, token) => {
       const ac = new AbortController();
       const sub = token.onCancellationRequested(() => ac.abort());
+      const abort = (): void => ac.abort();
+      if (hooks.signal?.aborted) ac.abort();
+      hooks.signal?.addEventListener('abort', abort, { once: true });
       let last = 0;
       progress.report({ message: `starting the tagger for ${plural(list.images.length, 'image')}…` });
       try {
@@ -134,10 +142,12 @@ async function runAutoTag(
             const pct = (100 * p.done) / Math.max(1, p.total);
             progress.report({ increment: pct - last, message: `${p.done}/${p.total} · ${path.basename(p.image)}${p.failed ? ` · ${p.failed} failed` : ''}` });
             last = pct;
+            hooks.onProgress?.(p);
           },
         });
       } finally {
         sub.dispose();
+        hooks.signal?.removeEventListener('abort', abort);
       }
     },
   );

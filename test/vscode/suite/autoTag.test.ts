@@ -122,6 +122,27 @@ describe('WD14 auto-tagging', () => {
     assert.equal(read('green.txt'), undefined);
   });
 
+  it('cancels: the images tagged until then are written as one undoable batch', async () => {
+    const many = path.join(work, 'many');
+    mkdirSync(many, { recursive: true });
+    for (let i = 0; i < 60; i++) writeFileSync(path.join(many, `${String(i).padStart(2, '0')}.png`), Buffer.from(PNG.blue, 'base64'));
+    const ac = new AbortController();
+    const s = await vscode.commands.executeCommand<AutoTagSummary>('loraWorkbench.autoTag', vscode.Uri.file(many), {
+      modelFolder: model,
+      signal: ac.signal,
+      onProgress: () => ac.abort(),
+    });
+    assert.equal(s.cancelled, true);
+    assert.ok(s.tagged >= 1 && s.tagged < 60, `${s.tagged} tagged before the cancel took effect`);
+    const written = s.result?.tagged.map((x) => x.captionFile) ?? [];
+    for (const f of written) assert.equal(readFileSync(f, 'utf8'), EXPECTED.blue);
+    const r = await vscode.commands.executeCommand<UndoResult>('loraWorkbench.undoTagBatch');
+    assert.equal(r.ok, true, r.message);
+    assert.equal(r.restored.length, s.tagged);
+    assert.ok(written.every((f) => !existsSync(f)));
+    metrics.autoTagCancelledAfter = s.tagged;
+  });
+
   it('says clearly when CUDA cannot be used, and touches nothing', async () => {
     const s = await autoTag({ provider: 'cuda' });
     assert.equal(s.ok, false);
