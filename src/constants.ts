@@ -12,6 +12,10 @@ export const Commands = {
   newTrainingConfig: 'loraWorkbench.newTrainingConfig',
   /** internal: the quick fix that rewrites a caption file without its byte-order mark */
   removeCaptionBom: 'loraWorkbench.captions.removeBom',
+  autoTag: 'loraWorkbench.autoTag',
+  undoTagBatch: 'loraWorkbench.undoTagBatch',
+  suggestTags: 'loraWorkbench.suggestTags',
+  mergeMetadata: 'loraWorkbench.mergeMetadata',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -47,5 +51,20 @@ export const Settings = {
   ruleSeverities: 'captions.severity',
   shuffleCaption: 'captions.shuffleCaption',
   keepTokens: 'captions.keepTokens',
-  logLevel: 'log.level',
+  taggerModelFolder: 'tagger.modelFolder',
+  taggerGeneralThreshold: 'tagger.generalThreshold',
+  taggerCharacterThreshold: 'tagger.characterThreshold',
+  taggerRemoveUnderscore: 'tagger.removeUnderscore',
+  taggerCharacterTagExpand: 'tagger.characterTagExpand',
+  taggerUndesiredTags: 'tagger.undesiredTags',
+  taggerCharacterTagsFirst: 'tagger.characterTagsFirst',
+  taggerAlwaysFirstTags: 'tagger.alwaysFirstTags',
+  taggerTagReplacement: 'tagger.tagReplacement',
+  taggerRatingTags: 'tagger.ratingTags',
+  taggerExistingTags: 'tagger.existingTags',
+  taggerCaptionExtension: 'tagger.captionExtension',
+  taggerCaptionSeparator: 'tagger.captionSeparator',
+  taggerBatchSize: 'tagger.batchSize',
+  taggerProvider: 'tagger.executionProvider',
+  taggerSkipExisting: 'tagger.skipExisting',
 } as const;

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { Commands } from './constants';
+import { registerTagging } from './features/autoTag';
 import { registerDatasetsView, type DatasetsFeature } from './features/datasetsView';
 import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
 import { registerOverview } from './features/overview/panel';
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
     registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    registerTagging(context, datasets.model);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
