@@ -10,6 +10,9 @@ export const Commands = {
   openSidecar: 'loraWorkbench.openSidecar',
   showDatasetOverview: 'loraWorkbench.showDatasetOverview',
   newTrainingConfig: 'loraWorkbench.newTrainingConfig',
+  checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
+  /** internal: the training status bar item */
+  showTrainingTerminal: 'loraWorkbench.training.showTerminal',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -38,4 +41,15 @@ export const Settings = {
   sidecarExtensions: 'captions.sidecarExtensions',
   configAssociations: 'config.associations',
   logLevel: 'log.level',
+  trainingSdScripts: 'training.sdScriptsFolder',
+  trainingPython: 'training.python',
+  trainingAccelerate: 'training.accelerate',
+  trainingAccelerateConfig: 'training.accelerateConfig',
+  trainingEnv: 'training.env',
+  trainingStopTimeout: 'training.stopTimeout',
+} as const;
+
+
+export const TaskTypes = {
+  train: 'loraWorkbench.train',
 } as const;

@@ -10,6 +10,7 @@ import { registerOverview } from './features/overview/panel';
 import { registerSidecarLanguage } from './features/sidecarLanguage';
 import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
+import { registerTraining, type TrainingFeature } from './features/training';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -21,6 +22,7 @@ export interface LoraWorkbenchApi {
   /** native-module files in the host's module cache when activation finished (should be none) */
   readonly nativeModulesAtActivation: readonly string[];
   readonly datasets: DatasetsFeature['model'];
+  readonly training: TrainingFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -36,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
+    const training = registerTraining(context);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -49,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       activationMs,
       nativeModulesAtActivation,
       datasets: datasets.model,
+      training,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {
