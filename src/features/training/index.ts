@@ -131,9 +131,17 @@ export function registerTraining(context: vscode.ExtensionContext): TrainingFeat
   const invalidate = (): void => {
     cache = undefined;
   };
-  // deleting a folder reports the folder only, not the configs in it
-  const deletes = vscode.workspace.createFileSystemWatcher('**/*', true, true, false);
-  subs.push(watcher, deletes, watcher.onDidChange(invalidate), watcher.onDidCreate(invalidate), watcher.onDidDelete(invalidate), deletes.onDidDelete(invalidate));
+  // a folder created or deleted may be reported as the folder only, not the configs in it
+  const folders = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
+  subs.push(
+    watcher,
+    folders,
+    watcher.onDidChange(invalidate),
+    watcher.onDidCreate(invalidate),
+    watcher.onDidDelete(invalidate),
+    folders.onDidCreate(invalidate),
+    folders.onDidDelete(invalidate),
+  );
   subs.push(vscode.workspace.onDidChangeWorkspaceFolders(invalidate));
 
   const makeTask = (def: TrainingTaskDefinition & vscode.TaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string): vscode.Task => {

@@ -127,6 +127,7 @@ describe('training tasks', function () {
 
   after(() => {
     rmSync(path.join(ws, 'train_test'), { recursive: true, force: true });
+    rmSync(path.join(ws, '.vscode', 'tasks.json'), { force: true });
   });
 
   it('offers a task for each training config in the workspace', async () => {
@@ -188,6 +189,67 @@ describe('training tasks', function () {
     }, 'the process group to be gone', 15_000);
     assert.equal(api.training.outcome(run).kind, 'stopped');
     assert.ok(exitCode === undefined || typeof exitCode === 'number');
+  });
+
+  it('kills what ignores the interrupt: SIGKILL to the whole group after the stop timeout', async () => {
+    const c = vscode.workspace.getConfiguration('loraWorkbench', workspace().uri);
+    const t = vscode.ConfigurationTarget.Workspace;
+    // a "trainer" that ignores SIGINT and has a child that ignores it too
+    const stubborn = path.join(ws, 'train_test', 'stubborn.js');
+    writeFileSync(stubborn, `
+const { spawn } = require('node:child_process');
+process.on('SIGINT', () => console.log('ignoring SIGINT'));
+const c = spawn(process.execPath, ['-e', "process.on('SIGINT', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+console.log('child ' + c.pid);
+let n = 0;
+setInterval(() => process.stderr.write('\\rsteps:  ' + (++n) + '%|          | ' + n + '/100 [00:01<00:09,  1.00it/s, avr_loss=0.1]'), 200);
+`);
+    await c.update('training.accelerate', [process.execPath, stubborn], t);
+    await c.update('training.stopTimeout', 1, t);
+    try {
+      const task = await taskFor('train_test/run_ok.toml');
+      let pid: number | undefined;
+      let child: number | undefined;
+      let stoppedAt = 0;
+      const { run } = await execute(api, task, async (r, exec) => {
+        pid = r.pid;
+        await until(() => ((r.state.progress?.step ?? 0) >= 2 ? true : undefined), 'progress', 60_000);
+        child = Number(/child (\d+)/.exec(r.state.tail.join('\n'))?.[1]);
+        stoppedAt = Date.now();
+        exec.terminate();
+      });
+      metrics.trainingKillMs = Date.now() - stoppedAt;
+      assert.ok(pid && child, run.state.tail.join('\n'));
+      assert.equal(run.stopped, true);
+      assert.equal(run.exitCode, 137, 'ended by SIGKILL');
+      for (const p of [-(pid as number), child as number]) {
+        await until(() => {
+          try {
+            process.kill(p, 0);
+            return undefined;
+          } catch (e) {
+            return (e as NodeJS.ErrnoException).code === 'ESRCH' ? true : undefined;
+          }
+        }, `process ${p} to be gone`, 15_000);
+      }
+      assert.ok(Date.now() - stoppedAt >= 900, 'SIGINT came first, SIGKILL only after the timeout');
+    } finally {
+      await c.update('training.accelerate', [process.execPath, FAKE_TRAINER], t);
+      await c.update('training.stopTimeout', 5, t);
+    }
+  });
+
+  it('runs a tasks.json entry with its own arguments (resolveTask)', async () => {
+    mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+    writeFileSync(path.join(ws, '.vscode', 'tasks.json'), JSON.stringify({
+      version: '2.0.0',
+      tasks: [{ type: TASK_TYPE, label: 'train from tasks.json', config: 'train_test/run_ok.toml', args: ['--max_train_epochs=1', '--fake_step_ms=5'] }],
+    }, null, 2));
+    const task = await until(async () => (await vscode.tasks.fetchTasks({ type: TASK_TYPE })).find((t) => t.name === 'train from tasks.json'), 'the tasks.json task', 60_000);
+    assert.deepEqual((task.definition as unknown as { args: string[] }).args, ['--max_train_epochs=1', '--fake_step_ms=5']);
+    const { run } = await execute(api, task);
+    assert.equal(run.exitCode, 0, run.state.tail.join('\n'));
+    assert.equal(run.state.progress?.total, 4, 'the extra argument reached the trainer');
   });
 
   it('a run that finds no data ends with the known-failure message and what to do', async () => {
