@@ -16,6 +16,9 @@ export const Commands = {
   undoTagBatch: 'loraWorkbench.undoTagBatch',
   suggestTags: 'loraWorkbench.suggestTags',
   mergeMetadata: 'loraWorkbench.mergeMetadata',
+  checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
+  /** internal: the training status bar item */
+  showTrainingTerminal: 'loraWorkbench.training.showTerminal',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -67,4 +70,16 @@ export const Settings = {
   taggerBatchSize: 'tagger.batchSize',
   taggerProvider: 'tagger.executionProvider',
   taggerSkipExisting: 'tagger.skipExisting',
+  logLevel: 'log.level',
+  trainingSdScripts: 'training.sdScriptsFolder',
+  trainingPython: 'training.python',
+  trainingAccelerate: 'training.accelerate',
+  trainingAccelerateConfig: 'training.accelerateConfig',
+  trainingEnv: 'training.env',
+  trainingStopTimeout: 'training.stopTimeout',
+} as const;
+
+
+export const TaskTypes = {
+  train: 'loraWorkbench.train',
 } as const;

@@ -12,6 +12,7 @@ import { registerSidecarLanguage } from './features/sidecarLanguage';
 import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
+import { registerTraining, type TrainingFeature } from './features/training';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -23,6 +24,7 @@ export interface LoraWorkbenchApi {
   /** native-module files in the host's module cache when activation finished (should be none) */
   readonly nativeModulesAtActivation: readonly string[];
   readonly datasets: DatasetsFeature['model'];
+  readonly training: TrainingFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -40,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerNewConfig(context.subscriptions, datasets.model);
     registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
+    const training = registerTraining(context);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -53,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       activationMs,
       nativeModulesAtActivation,
       datasets: datasets.model,
+      training,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {

@@ -8,4 +8,5 @@ export * from './command';
 export * from './accelerate';
 export * from './runs';
 export * from './environment';
+export * from './launch';
 export { crc32c, maskedCrc32c } from './crc32c';
