@@ -33,7 +33,7 @@ node_tests() {
 }
 
 install_system() {
-  bash scripts/ensure-apt.sh chromium fonts-dejavu-core libkrb5-dev ripgrep build-essential python3
+  bash scripts/ensure-apt.sh chromium fonts-dejavu-core fonts-wqy-microhei libkrb5-dev ripgrep build-essential python3
 }
 
 install_npm() {

@@ -32,6 +32,16 @@ export class DatasetsModel extends Disposable {
     const schedule = (): void => this.scheduleRefresh();
     this.register(watcher.onDidCreate(schedule));
     this.register(watcher.onDidDelete(schedule));
+    // a folder deleted as a whole (rm -r) may be reported as one folder event, which the glob above
+    // does not match: rescan when a deleted path is, or holds, a folder we show
+    const anyDelete = this.register(vscode.workspace.createFileSystemWatcher('**/*', true, true, false));
+    this.register(
+      anyDelete.onDidDelete((uri) => {
+        const gone = uri.fsPath;
+        const inside = (p: string) => p === gone || p.startsWith(gone.endsWith(path.sep) ? gone : gone + path.sep);
+        if (this.snapshot.groups.some((g) => inside(g.path) || g.folders.some((f) => inside(f.path)))) schedule();
+      }),
+    );
     // edits made through VS Code (explorer, our own commands) arrive here even when the file
     // watcher is slow or excluded by files.watcherExclude
     this.register(vscode.workspace.onDidCreateFiles(schedule));
