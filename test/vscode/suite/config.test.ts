@@ -5,10 +5,6 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 
 const EXTENSION_ID = 'lora-workbench.lora-workbench';
-const metrics = (globalThis as { __lwbMetrics?: Record<string, number | string> }).__lwbMetrics ?? {};
-const step = (s: string) => {
-  metrics.newConfigStep = s;
-};
 
 function workspaceUri(rel: string): vscode.Uri {
   const wf = vscode.workspace.workspaceFolders?.[0];
@@ -112,9 +108,7 @@ describe('kohya config IntelliSense', () => {
     const ext = vscode.extensions.getExtension<{ datasets: { refresh(): Promise<void>; current: { groups: Array<{ path: string; kind: string }> } } }>(EXTENSION_ID);
     const api = ext?.exports;
     assert.ok(api);
-    step('refresh');
     await api.datasets.refresh();
-    step('refreshed');
     const group = api.datasets.current.groups.find((g) => g.path.endsWith('img_train'));
     assert.ok(group);
     const target = workspaceUri('tmp_new_config/tk_locon.toml');
@@ -122,7 +116,6 @@ describe('kohya config IntelliSense', () => {
       const made = await vscode.commands.executeCommand<vscode.Uri>(
         'loraWorkbench.newTrainingConfig', { type: 'group', group }, { network: 'locon', target },
       );
-      step('command returned');
       assert.equal(made?.fsPath, target.fsPath);
       const training = Buffer.from(await vscode.workspace.fs.readFile(target)).toString('utf8');
       assert.match(training, /network_args = \[.*"conv_dim=32".*\]/);
@@ -133,15 +126,12 @@ describe('kohya config IntelliSense', () => {
       assert.match(dataset, /class_tokens = "tk girl"/);
       assert.match(dataset, /caption_extension = "\.txt"/);
       // what it wrote checks clean apart from the placeholder model path
-      step('files read');
       const doc = await vscode.workspace.openTextDocument(target);
-      step('opened');
       const diags = await until(() => {
         const d = vscode.languages.getDiagnostics(doc.uri).filter((x) => x.source === 'LoRA Workbench');
         return d.length ? d : undefined;
       }, 'diagnostics of the new config');
       assert.deepEqual(diags.filter((d) => d.severity === vscode.DiagnosticSeverity.Error).map((d) => d.message), []);
-      step('done');
     } finally {
       await vscode.workspace.fs.delete(workspaceUri('tmp_new_config'), { recursive: true });
     }
