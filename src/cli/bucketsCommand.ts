@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { DatasetIndex, type IndexedFolder } from '../core/dataset/index';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport } from '../core/dataset/buckets';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const BUCKETS_HELP = `Usage: lwb buckets <folder> --resolution W,H [options]
 
@@ -64,30 +63,20 @@ export function bucketInputsFromIndex(index: DatasetIndex, isReg: boolean): { im
 }
 
 export async function runBuckets(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        resolution: { type: 'string' },
-        'min-bucket-reso': { type: 'string' },
-        'max-bucket-reso': { type: 'string' },
-        'bucket-reso-steps': { type: 'string' },
-        'no-upscale': { type: 'boolean', default: false },
-        'no-bucket': { type: 'boolean', default: false },
-        'batch-size': { type: 'string' },
-        'grad-accum': { type: 'string' },
-        reg: { type: 'string' },
-        depth: { type: 'string' },
-        summary: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    resolution: { type: 'string' },
+    'min-bucket-reso': { type: 'string' },
+    'max-bucket-reso': { type: 'string' },
+    'bucket-reso-steps': { type: 'string' },
+    'no-upscale': { type: 'boolean', default: false },
+    'no-bucket': { type: 'boolean', default: false },
+    'batch-size': { type: 'string' },
+    'grad-accum': { type: 'string' },
+    reg: { type: 'string' },
+    depth: { type: 'string' },
+    summary: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(BUCKETS_HELP);

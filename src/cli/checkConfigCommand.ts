@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   checkConfig, detectConfigKind, referencedFiles, nodeFileSystem, parseTomlDocument,
   type ConfigDiagnostic, type ConfigKind,
 } from '../core/config';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const CHECK_CONFIG_HELP = `Usage: lwb check-config <config.toml> [options]
 
@@ -46,22 +45,12 @@ function readText(file: string): string | { error: string } {
 const KINDS: Record<string, ConfigKind> = { training: 'training', dataset: 'dataset', prompts: 'samplePrompts', samplePrompts: 'samplePrompts' };
 
 export async function runCheckConfig(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        'dataset-config': { type: 'string' },
-        'base-dir': { type: 'string' },
-        kind: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    'dataset-config': { type: 'string' },
+    'base-dir': { type: 'string' },
+    kind: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(CHECK_CONFIG_HELP);

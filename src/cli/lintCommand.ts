@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { scanDataset, ScanRootError, type ScanResult } from '../core/dataset/scan';
 import { lintDataset } from '../core/captions/dataset';
 import { RULES, type RuleCode, type RuleConfig, type Severity } from '../core/captions/rules';
 import type { CaptionOptions } from '../core/captions/parse';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const LINT_HELP = `Usage: lwb lint <folder> [options]
 
@@ -43,34 +42,24 @@ Exit codes: 0 no errors, 1 at least one error (training would stop), 2 usage err
 const LEVELS = new Set(['error', 'warning', 'info', 'hint', 'off']);
 
 export async function runLint(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        trigger: { type: 'string' },
-        'trigger-rule': { type: 'string' },
-        ext: { type: 'string' },
-        depth: { type: 'string' },
-        recursive: { type: 'boolean', default: false },
-        'shuffle-caption': { type: 'boolean', default: false },
-        'keep-tokens': { type: 'string' },
-        'keep-tokens-separator': { type: 'string' },
-        'caption-separator': { type: 'string' },
-        'enable-wildcard': { type: 'boolean', default: false },
-        'caption-prefix': { type: 'string' },
-        absorbed: { type: 'string' },
-        share: { type: 'string' },
-        severity: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    trigger: { type: 'string' },
+    'trigger-rule': { type: 'string' },
+    ext: { type: 'string' },
+    depth: { type: 'string' },
+    recursive: { type: 'boolean', default: false },
+    'shuffle-caption': { type: 'boolean', default: false },
+    'keep-tokens': { type: 'string' },
+    'keep-tokens-separator': { type: 'string' },
+    'caption-separator': { type: 'string' },
+    'enable-wildcard': { type: 'boolean', default: false },
+    'caption-prefix': { type: 'string' },
+    absorbed: { type: 'string' },
+    share: { type: 'string' },
+    severity: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  });
   const { values: v, positionals } = parsed;
   if (v.help) {
     io.out(LINT_HELP);

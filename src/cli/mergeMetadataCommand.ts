@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { checkMetadataKeys, mergeCaptionsAndTags, readMetadata, writeMetadata, type Metadata } from '../core/dataset/metadata';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const MERGE_METADATA_HELP = `Usage: lwb merge-metadata <image folder> <out.json> [options]
        lwb merge-metadata --check <image folder> <metadata.json>
@@ -30,26 +29,16 @@ missing or unreadable.
 `;
 
 export async function runMergeMetadata(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        in_json: { type: 'string' },
-        caption_extension: { type: 'string' },
-        tag_extension: { type: 'string' },
-        recursive: { type: 'boolean', default: false },
-        'stem-keys': { type: 'boolean', default: false },
-        clean: { type: 'boolean', default: false },
-        check: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    in_json: { type: 'string' },
+    caption_extension: { type: 'string' },
+    tag_extension: { type: 'string' },
+    recursive: { type: 'boolean', default: false },
+    'stem-keys': { type: 'boolean', default: false },
+    clean: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const { values: v, positionals } = parsed;
   if (v.help) {
     io.out(MERGE_METADATA_HELP);

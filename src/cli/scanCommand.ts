@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { scanDataset, ScanRootError, DEFAULT_SIDECAR_EXTENSIONS, type ScanResult } from '../core/dataset/scan';
 import { groupDatasets } from '../core/dataset/groups';
 import { DatasetIndex } from '../core/dataset/index';
 import { auditDataset, type AuditImage, type AuditProblem } from '../core/dataset/audit';
 import * as path from 'node:path';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const SCAN_HELP = `Usage: lwb scan <folder> [options]
 
@@ -30,25 +29,15 @@ that stops training), 2 usage error, 3 folder missing or unreadable.
 `;
 
 export async function runScan(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        depth: { type: 'string' },
-        recursive: { type: 'boolean', default: false },
-        ext: { type: 'string' },
-        summary: { type: 'boolean', default: false },
-        audit: { type: 'boolean', default: false },
-        resolution: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    depth: { type: 'string' },
+    recursive: { type: 'boolean', default: false },
+    ext: { type: 'string' },
+    summary: { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
+    resolution: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(SCAN_HELP);

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { listImagesForTagging, tagImages, type TagRunResult } from '../core/tagger/run';
 import { DEFAULT_SEPARATOR, DEFAULT_TAG_EXTENSION, DEFAULT_THRESH, type TaggerOptions } from '../core/tagger/postprocess';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const TAG_HELP = `Usage: lwb tag <folder or image> --model <folder> [options]
 
@@ -55,42 +54,32 @@ export function taggerWorkerPath(): string {
 }
 
 export async function runTag(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        recursive: { type: 'boolean', default: false },
-        batch_size: { type: 'string' },
-        provider: { type: 'string' },
-        thresh: { type: 'string' },
-        general_threshold: { type: 'string' },
-        character_threshold: { type: 'string' },
-        remove_underscore: { type: 'boolean', default: false },
-        undesired_tags: { type: 'string' },
-        character_tags_first: { type: 'boolean', default: false },
-        character_tag_expand: { type: 'boolean', default: false },
-        always_first_tags: { type: 'string' },
-        tag_replacement: { type: 'string' },
-        use_rating_tags: { type: 'boolean', default: false },
-        use_rating_tags_as_last_tag: { type: 'boolean', default: false },
-        append_tags: { type: 'boolean', default: false },
-        caption_extension: { type: 'string' },
-        caption_extention: { type: 'string' },
-        caption_separator: { type: 'string' },
-        frequency_tags: { type: 'boolean', default: false },
-        'skip-existing': { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        debug: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    model: { type: 'string' },
+    recursive: { type: 'boolean', default: false },
+    batch_size: { type: 'string' },
+    provider: { type: 'string' },
+    thresh: { type: 'string' },
+    general_threshold: { type: 'string' },
+    character_threshold: { type: 'string' },
+    remove_underscore: { type: 'boolean', default: false },
+    undesired_tags: { type: 'string' },
+    character_tags_first: { type: 'boolean', default: false },
+    character_tag_expand: { type: 'boolean', default: false },
+    always_first_tags: { type: 'string' },
+    tag_replacement: { type: 'string' },
+    use_rating_tags: { type: 'boolean', default: false },
+    use_rating_tags_as_last_tag: { type: 'boolean', default: false },
+    append_tags: { type: 'boolean', default: false },
+    caption_extension: { type: 'string' },
+    caption_extention: { type: 'string' },
+    caption_separator: { type: 'string' },
+    frequency_tags: { type: 'boolean', default: false },
+    'skip-existing': { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+    debug: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const { values: v, positionals } = parsed;
   if (v.help) {
     io.out(TAG_HELP);

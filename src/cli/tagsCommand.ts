@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { scanDataset, ScanRootError, type ScanResult } from '../core/dataset/scan';
 import { captionFilesOf } from '../core/captions/dataset';
 import { previewBatch, readBatchInputs, type BatchOp, type BatchPreview } from '../core/captions/batch';
 import { Journal, type ApplyOptions } from '../core/captions/journal';
 import { parseCaption, type CaptionOptions } from '../core/captions/parse';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 import { parseDepth } from './lintCommand';
 
 export const TAGS_HELP = `Usage: lwb tags <action> <folder> [arguments] [options]
@@ -56,35 +55,25 @@ function splitTags(args: readonly string[]): string[] {
 }
 
 export async function runTags(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        front: { type: 'boolean', default: false },
-        end: { type: 'boolean', default: false },
-        at: { type: 'string' },
-        spaces: { type: 'boolean', default: false },
-        underscores: { type: 'boolean', default: false },
-        'dry-run': { type: 'boolean', default: false },
-        journal: { type: 'string' },
-        ext: { type: 'string' },
-        'create-missing': { type: 'boolean', default: false },
-        depth: { type: 'string' },
-        recursive: { type: 'boolean', default: false },
-        'caption-separator': { type: 'string' },
-        'keep-tokens-separator': { type: 'string' },
-        'keep-tokens': { type: 'string' },
-        'enable-wildcard': { type: 'boolean', default: false },
-        'no-fsync': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    front: { type: 'boolean', default: false },
+    end: { type: 'boolean', default: false },
+    at: { type: 'string' },
+    spaces: { type: 'boolean', default: false },
+    underscores: { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+    journal: { type: 'string' },
+    ext: { type: 'string' },
+    'create-missing': { type: 'boolean', default: false },
+    depth: { type: 'string' },
+    recursive: { type: 'boolean', default: false },
+    'caption-separator': { type: 'string' },
+    'keep-tokens-separator': { type: 'string' },
+    'keep-tokens': { type: 'string' },
+    'enable-wildcard': { type: 'boolean', default: false },
+    'no-fsync': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const { values: v, positionals } = parsed;
   if (v.help) {
     io.out(TAGS_HELP);

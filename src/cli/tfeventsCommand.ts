@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { findRuns, readEventFile, type CorruptRecord, type ScalarPoint } from '../core/training/tfevents';
-import { EXIT, UsageError, type CliIo } from './io';
+import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const TFEVENTS_HELP = `Usage: lwb tfevents <file|folder> [options]
 
@@ -52,21 +51,11 @@ function csvField(s: string): string {
 }
 
 export async function runTfevents(args: readonly string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        tag: { type: 'string', multiple: true },
-        csv: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(args, {
+    tag: { type: 'string', multiple: true },
+    csv: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(TFEVENTS_HELP);
