@@ -11,9 +11,10 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { classifyImageName, KOHYA_IMAGE_EXTENSIONS } from './images';
+import { KOHYA_IMAGE_EXTENSIONS } from './images';
 import { atomicWriteFile } from '../captions/journal';
 import { pyStrip } from '../captions/readCaption';
+import { listImageFiles } from './scan';
 
 export type MetadataEntry = Record<string, unknown> & { caption?: string; tags?: string };
 /** Key → entry, in file order (a Map: JavaScript objects would move integer-like keys such as "1" first). */
@@ -57,25 +58,6 @@ function sidecar(image: string, ext: string): string {
   return path.join(dir, stem + ext);
 }
 
-async function listImages(root: string, recursive: boolean): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const d of entries) {
-      const p = path.join(dir, d.name);
-      if (d.isDirectory()) {
-        if (recursive && depth < 64) await walk(p, depth + 1);
-      } else if (classifyImageName(d.name) === 'image') out.push(p);
-    }
-  };
-  await walk(root, 0);
-  return out.sort();
-}
 
 async function readText(file: string): Promise<{ text?: string; missing?: boolean; error?: string }> {
   try {
@@ -107,7 +89,7 @@ export async function mergeCaptionsAndTags(root: string, o: MergeOptions = {}): 
     warnings.push({ code: 'recursiveNeedsFullPath', message: 'recursive needs full-path keys (sd-scripts asserts --full_path with --recursive): using full paths' });
   }
   const useFull = fullPath || !!o.recursive;
-  const images = await listImages(path.resolve(root), !!o.recursive);
+  const images = await listImageFiles(path.resolve(root), !!o.recursive);
   let captions = 0;
   let tags = 0;
   const stems = new Map<string, string>();

@@ -268,3 +268,28 @@ export async function scanDataset(root: string, options: ScanOptions = {}): Prom
   errors.sort((a, b) => compareNames(a.path, b.path));
   return { root: absRoot, sidecarExtensions, folders, errors, totals: { images, withSidecar, withoutSidecar, ignored } };
 }
+
+/**
+ * Every image file under `root` (its subfolders too when `recursive`, like Python's rglob: hidden
+ * folders included, at most 64 levels), sorted by path. Unreadable folders are passed over.
+ * Used where sd-scripts' scripts glob a folder (tagger, metadata merge), not for training folders.
+ */
+export async function listImageFiles(root: string, recursive: boolean): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of entries) {
+      const p = path.join(dir, d.name);
+      if (d.isDirectory()) {
+        if (recursive && depth < 64) await walk(p, depth + 1);
+      } else if ((d.isFile() || d.isSymbolicLink()) && classifyImageName(d.name) === 'image') out.push(p);
+    }
+  };
+  await walk(root, 0);
+  return out.sort();
+}

@@ -9,6 +9,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { classifyImageName } from '../dataset/images';
+import { listImageFiles } from '../dataset/scan';
 import { inspectModelFolder, type ModelFolderInfo } from './modelFolder';
 import { captionPathFor, captionText, DEFAULT_TAG_EXTENSION, type ScoredTag, type TaggerOptions } from './postprocess';
 import type { ExecutionProvider, TaggedImage, TaggerReady, TaggerToHost } from './protocol';
@@ -35,23 +36,7 @@ export async function listImagesForTagging(target: string, recursive = false): P
       ? { images: [abs] }
       : { images: [], error: `${abs} is not an image sd-scripts reads (.png .jpg .jpeg .webp .bmp)` };
   }
-  const out: string[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const d of entries) {
-      const p = path.join(dir, d.name);
-      if (d.isDirectory()) {
-        if (recursive && depth < 64) await walk(p, depth + 1);
-      } else if ((d.isFile() || d.isSymbolicLink()) && classifyImageName(d.name) === 'image') out.push(p);
-    }
-  };
-  await walk(abs, 0);
-  return { images: out.sort() };
+  return { images: await listImageFiles(abs, recursive) };
 }
 
 export interface TagRunOptions {
