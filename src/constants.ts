@@ -19,6 +19,12 @@ export const Commands = {
   checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
   /** internal: the training status bar item */
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
+  // --- sd-scripts dataset tasks and the bucket preview (issue 6, items 4–5) ---
+  captionWithBlip: 'loraWorkbench.captionWithBlip',
+  captionWithGit: 'loraWorkbench.captionWithGit',
+  tagWithSdScriptsWd14: 'loraWorkbench.tagWithSdScriptsWd14',
+  prepareBucketsLatents: 'loraWorkbench.prepareBucketsLatents',
+  previewBucketsIntoMetadata: 'loraWorkbench.previewBucketsIntoMetadata',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -82,4 +88,6 @@ export const Settings = {
 
 export const TaskTypes = {
   train: 'loraWorkbench.train',
+  /** sd-scripts' finetune/ scripts: BLIP, GIT, WD14, prepare_buckets_latents */
+  sdScript: 'loraWorkbench.sdScript',
 } as const;

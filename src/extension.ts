@@ -13,6 +13,7 @@ import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
+import { registerSdScripts, type SdScriptsFeature } from './features/sdScripts';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -25,6 +26,8 @@ export interface LoraWorkbenchApi {
   readonly nativeModulesAtActivation: readonly string[];
   readonly datasets: DatasetsFeature['model'];
   readonly training: TrainingFeature;
+  /** sd-scripts' dataset scripts as tasks (BLIP, GIT, WD14, prepare_buckets_latents) */
+  readonly sdScripts: SdScriptsFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -43,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
+    const sdScripts = registerSdScripts(context, datasets.model, training);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -57,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       nativeModulesAtActivation,
       datasets: datasets.model,
       training,
+      sdScripts,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {

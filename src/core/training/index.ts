@@ -10,3 +10,4 @@ export * from './runs';
 export * from './environment';
 export * from './launch';
 export { crc32c, maskedCrc32c } from './crc32c';
+export * from './sdScripts';

@@ -1,5 +1,6 @@
 /**
- * The pseudoterminal of a training task: spawns the process from its argument array (no shell)
+ * The pseudoterminal of a training task (and of the sd-scripts dataset tasks, which share it
+ * without the training-output parser): spawns the process from its argument array (no shell)
  * in its own process group, streams its output unchanged to the terminal, feeds the output
  * parser, and stops the whole group (SIGINT first, SIGKILL after a timeout).
  */
@@ -19,8 +20,8 @@ export interface RunInfo {
 }
 
 export interface RunHooks {
-  /** called with every parser event batch */
-  onEvents(run: RunInfo, events: OutputEvent[]): void;
+  /** called with every parser event batch (training output only) */
+  onEvents?(run: RunInfo, events: OutputEvent[]): void;
   onStart(run: RunInfo): void;
   onEnd(run: RunInfo): void;
 }
@@ -50,7 +51,10 @@ export class TrainingPty implements vscode.Pseudoterminal {
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
   private child: ChildProcess | undefined;
-  private readonly parser = new TrainingOutputParser();
+  /** reads training output (progress, failures); undefined for other scripts */
+  private readonly parser: TrainingOutputParser | undefined;
+  /** how runs are named in the log ("Training", "Task") */
+  private readonly kind: string;
   private run: RunInfo | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   /** onDidClose was fired */
@@ -65,7 +69,11 @@ export class TrainingPty implements vscode.Pseudoterminal {
     private readonly hooks: RunHooks,
     /** run before spawning; false (or a message) ends the task without starting anything */
     private readonly before: () => Promise<true | string>,
-  ) {}
+    options: { parseTrainingOutput?: boolean; kind?: string } = {},
+  ) {
+    this.parser = options.parseTrainingOutput === false ? undefined : new TrainingOutputParser();
+    this.kind = options.kind ?? 'Training';
+  }
 
   private write(text: string): void {
     // the terminal needs \r\n; a lone \r (tqdm's redraw) stays as it is
@@ -111,14 +119,15 @@ export class TrainingPty implements vscode.Pseudoterminal {
       return;
     }
     this.child = child;
-    const run: RunInfo = { name: this.name, pid: child.pid, state: this.parser.state, exitCode: undefined, stopped: false, startedAt: Date.now() };
+    const run: RunInfo = { name: this.name, pid: child.pid, state: this.parser?.state ?? new TrainingOutputParser().state, exitCode: undefined, stopped: false, startedAt: Date.now() };
     this.run = run;
-    getLog().info(`Training "${this.name}" started (pid ${child.pid ?? '?'}): ${formatCommandLine(this.spec)}`);
+    getLog().info(`${this.kind} "${this.name}" started (pid ${child.pid ?? '?'}): ${formatCommandLine(this.spec)}`);
     this.hooks.onStart(run);
     const onData = (d: Buffer): void => {
       this.write(d.toString('utf8'));
+      if (!this.parser) return;
       const events = this.parser.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-      if (events.length) this.hooks.onEvents(run, events);
+      if (events.length) this.hooks.onEvents?.(run, events);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -126,11 +135,11 @@ export class TrainingPty implements vscode.Pseudoterminal {
       this.fail(`Could not start ${this.spec.command}: ${e.message}`);
     });
     child.on('close', (code, signal) => {
-      const tail = this.parser.end();
-      if (tail.length) this.hooks.onEvents(run, tail);
+      const tail = this.parser?.end() ?? [];
+      if (tail.length) this.hooks.onEvents?.(run, tail);
       run.exitCode = code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1);
       this.write(`\n\x1b[2mProcess exited with ${signal ? `signal ${signal}` : `code ${code}`}.\x1b[0m\n`);
-      getLog().info(`Training "${this.name}" ended: ${signal ?? code}`);
+      getLog().info(`${this.kind} "${this.name}" ended: ${signal ?? code}`);
       // children of the trainer may outlive it: end the rest of the group
       if (child.pid !== undefined && groupAlive(child.pid)) {
         if (run.stopped) this.scheduleKill(child.pid, this.stopTimeoutMs);
@@ -147,7 +156,7 @@ export class TrainingPty implements vscode.Pseudoterminal {
   private fail(message: string): void {
     if (this.closed) return;
     this.write(`\x1b[31m${message}\x1b[0m\n`);
-    getLog().error(`Training "${this.name}": ${message}`);
+    getLog().error(`${this.kind} "${this.name}": ${message}`);
     if (!this.run) {
       this.closed = true;
       this.closeEmitter.fire(127);
@@ -178,7 +187,7 @@ export class TrainingPty implements vscode.Pseudoterminal {
         return;
       }
       if (Date.now() - started >= ms) {
-        getLog().warn(`Training "${this.name}" did not stop within ${ms} ms: SIGKILL to its process group`);
+        getLog().warn(`${this.kind} "${this.name}" did not stop within ${ms} ms: SIGKILL to its process group`);
         signalGroup(pid, 'SIGKILL');
         this.killTimer = undefined;
         return;
