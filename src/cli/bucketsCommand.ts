@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { previewBucketsIntoMetadata, type BucketPreviewOptions } from '../core/dataset/bucketPreview';
+import { mergeCaptionsAndTags, readMetadata, writeMetadata, type Metadata } from '../core/dataset/metadata';
 import { DatasetIndex, type IndexedFolder } from '../core/dataset/index';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport } from '../core/dataset/buckets';
 import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
@@ -21,6 +24,14 @@ Options:
   --grad-accum N           gradient_accumulation_steps (default 1)
   --reg <folder>           reg_data_dir (regularisation images, with sd-scripts' repeat rules)
   --depth <n>              Subfolder levels to visit (default 1)
+  --into-meta <out.json>   Write the buckets into fine-tuning metadata instead (meta_lat.json
+                           shape): each image's "train_resolution" (its bucket, rounded down
+                           to a multiple of 8, as prepare_buckets_latents.py writes it) and
+                           "image_size". No latents are computed (that needs the model: run
+                           prepare_buckets_latents.py for the .npz files). Images in
+                           subfolders are included unless --depth 0; keys are full paths.
+  --in-json <file>         With --into-meta: the metadata to start from (meta_clean.json);
+                           default: built from the .caption and .txt files
   --summary                The bucket table only, not every image
   --json                   Print the report as JSON
   -h, --help               Show this help
@@ -76,6 +87,8 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
     depth: { type: 'string' },
     summary: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    'into-meta': { type: 'string' },
+    'in-json': { type: 'string' },
   });
   const { values, positionals } = parsed;
   if (values.help) {
@@ -91,6 +104,18 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
   const gradientAccumulationSteps = int('grad-accum', values['grad-accum']) ?? 1;
   const depth = int('depth', values.depth, 0) ?? 1;
 
+  if (values['in-json'] !== undefined && values['into-meta'] === undefined) throw new UsageError('--in-json goes with --into-meta');
+  if (values['into-meta'] !== undefined) {
+    if (values.reg || values['no-bucket']) throw new UsageError('--into-meta takes neither --reg nor --no-bucket (prepare_buckets_latents always buckets one folder)');
+    return intoMeta(positionals[0] as string, values['into-meta'], values['in-json'], {
+      resolution,
+      noUpscale: values['no-upscale'],
+      recursive: depth > 0,
+      ...(minBucketReso !== undefined ? { minBucketReso } : {}),
+      ...(maxBucketReso !== undefined ? { maxBucketReso } : {}),
+      ...(bucketResoSteps !== undefined ? { bucketResoSteps } : {}),
+    }, !!values.json, io);
+  }
   const roots = [{ dir: positionals[0] as string, isReg: false }, ...(values.reg ? [{ dir: values.reg, isReg: true }] : [])];
   const images: BucketInputImage[] = [];
   const notes: string[] = [];
@@ -126,6 +151,47 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
   if (report.errors.length > 0) return EXIT.problem;
   if (report.images.length === 0) {
     io.err(`lwb buckets: no image sd-scripts would load under ${base}\n`);
+    return EXIT.problem;
+  }
+  return EXIT.ok;
+}
+
+/** `--into-meta`: the bucket preview of prepare_buckets_latents, written atomically. */
+async function intoMeta(folder: string, outArg: string, inJson: string | undefined, o: BucketPreviewOptions, json: boolean, io: CliIo): Promise<number> {
+  const dir = path.resolve(folder);
+  const out = path.resolve(outArg);
+  if (!existsSync(dir)) {
+    io.err(`lwb buckets: ${dir} does not exist\n`);
+    return EXIT.input;
+  }
+  let base: Metadata;
+  if (inJson !== undefined) {
+    const m = await readMetadata(path.resolve(inJson));
+    if (!m.ok) {
+      io.err(`lwb buckets: ${m.error} (nothing was written)\n`);
+      return EXIT.input;
+    }
+    base = m.metadata;
+  } else {
+    base = (await mergeCaptionsAndTags(dir, { fullPath: true, recursive: !!o.recursive })).metadata;
+  }
+  const r = await previewBucketsIntoMetadata(dir, base, { ...o, fullPath: true });
+  for (const e of r.errors) io.err(`lwb buckets: ${e}\n`);
+  if (r.errors.length) return EXIT.problem;
+  try {
+    await writeMetadata(out, r.metadata);
+  } catch (e) {
+    io.err(`lwb buckets: ${out} could not be written: ${(e as Error).message}\n`);
+    return EXIT.input;
+  }
+  if (json) io.out(JSON.stringify({ out, images: r.images, entries: r.metadata.size, buckets: r.buckets, meanArError: r.meanArError, warnings: r.warnings, latents: false }, null, 2) + '\n');
+  else {
+    for (const w of r.warnings) io.err(`lwb buckets: ${w}\n`);
+    for (const b of r.buckets) io.out(`  bucket ${x(b.reso)}: ${b.count}\n`);
+    io.out(`wrote ${out}: ${r.images} images in ${r.buckets.length} buckets (train_resolution, image_size), ${r.metadata.size} entries; latents were not computed\n`);
+  }
+  if (r.images === 0) {
+    io.err(`lwb buckets: no image could be bucketed under ${dir}\n`);
     return EXIT.problem;
   }
   return EXIT.ok;

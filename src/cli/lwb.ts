@@ -48,7 +48,7 @@ export const COMMANDS: Record<string, CliCommand> = {
   },
   buckets: {
     usage: 'buckets <folder> --resolution W,H',
-    summary: "Show each image's bucket and the bucket table as sd-scripts computes them",
+    summary: "Show each image's bucket and the bucket table as sd-scripts computes them (--into-meta: write them into metadata)",
     help: BUCKETS_HELP,
     run: runBuckets,
   },
