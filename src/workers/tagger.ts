@@ -275,7 +275,7 @@ async function run(job: TagJob): Promise<void> {
   await next?.catch(() => undefined);
   await pool.close();
   await session.release().catch(() => undefined);
-  await send({ type: 'tag:done', cancelled, images: done, failed, ms: performance.now() - t0, pipelineMs: performance.now() - tPipeline, warmupMs, inferenceMs });
+  await send({ type: 'tag:done', cancelled, images: done, failed, ms: performance.now() - t0, pipelineMs: performance.now() - tPipeline, warmupMs, inferenceMs, maxRssKb: process.resourceUsage().maxRSS });
 }
 
 function preprocessThread(): void {

@@ -67,6 +67,8 @@ export interface TaggerDone {
   warmupMs: number;
   /** Time spent inside session.run, ms. */
   inferenceMs: number;
+  /** Peak resident memory of the worker process, kB (process.resourceUsage().maxRSS). */
+  maxRssKb?: number;
 }
 
 export type TaggerToHost = TaggerReady | TaggedImage | FailedImage | TaggerDone | { type: 'tag:error'; message: string };

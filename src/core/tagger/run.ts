@@ -94,7 +94,7 @@ export interface TagRunResult {
   frequency: Record<string, number>;
   /** The journal batch holding the run (undo it with journal.undo()); null when nothing changed. */
   journalBatch?: string | null;
-  stats: { images: number; ms: number; pipelineMs: number; warmupMs: number; inferenceMs: number };
+  stats: { images: number; ms: number; pipelineMs: number; warmupMs: number; inferenceMs: number; maxRssKb?: number };
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {
@@ -270,7 +270,7 @@ export async function tagImages(images: readonly string[], o: TagRunOptions): Pr
     }
   }
   const d = done as Extract<TaggerToHost, { type: 'tag:done' }> | undefined;
-  if (d) result.stats = { images: d.images, ms: d.ms, pipelineMs: d.pipelineMs, warmupMs: d.warmupMs, inferenceMs: d.inferenceMs };
+  if (d) result.stats = { images: d.images, ms: d.ms, pipelineMs: d.pipelineMs, warmupMs: d.warmupMs, inferenceMs: d.inferenceMs, ...(d.maxRssKb !== undefined ? { maxRssKb: d.maxRssKb } : {}) };
   if (fatal) result.error = fatal;
   else if (result.error) {
     /* set by the journal above */
