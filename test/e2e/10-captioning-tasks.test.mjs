@@ -45,6 +45,12 @@ test('"Caption Images with BLIP…" runs make_captions.py as a task: output in t
   assert.ok(existsSync(STANDIN));
   const { browser, page } = await openWorkbench();
   try {
+    const r = JSON.parse(readFileSync(env.results, 'utf8'));
+    if (r.loadError) console.log(`in-host suite did not load: ${r.loadError}`);
+    else {
+      console.log(`in-host suite: ${r.passed} passed, ${r.failed} failed, ${r.pending} pending (seen from the captioning test)`);
+      for (const x of r.tests.filter((x) => x.state === 'failed' || /sd-scripts/.test(x.fullTitle))) console.log(`  ${x.state} ${x.fullTitle} (${x.durationMs} ms)${x.error ? `\n${x.error}` : ''}`);
+    }
     // the in-host suite (which changes these settings too) has finished: now set ours
     const photos = prepareWorkspace();
     await runCommand(page, 'Notifications: Clear All Notifications');
@@ -64,11 +70,12 @@ test('"Caption Images with BLIP…" runs make_captions.py as a task: output in t
     t.diagnostic(`screenshot: ${await screenshot(page, 'captioning-pick-folder')}`);
     await pick.click();
 
-    // the task's terminal shows the command line and the script's output as it comes
-    const rows = page.locator('.terminal-wrapper.active .xterm-rows, .xterm-rows').first();
-    await rows.waitFor({ timeout: 60_000 });
-    await waitFor(async () => /2\/2 2\.png: a stand-in BLIP caption of 2/.test((await rows.innerText().catch(() => '')).replace(/\u00a0/g, ' ')), 90_000, 'the script output in the terminal');
-    const text = (await rows.innerText()).replace(/\u00a0/g, ' ');
+    // the task's terminal shows the command line and the script's output as it comes (the text of
+    // every terminal's rows: the in-host suite leaves other task terminals behind)
+    const terminalText = async () =>
+      (await page.evaluate(() => [...document.querySelectorAll('.xterm-rows')].map((e) => e.textContent ?? '').join('\n')).catch(() => '')).replace(/\u00a0/g, ' ');
+    await waitFor(async () => /blip photos/.test(await terminalText()) && /2\/2 2\.png: a stand-in BLIP caption of 2/.test(await terminalText()), 90_000, 'the script output in the terminal');
+    const text = await terminalText();
     assert.match(text, /make_captions\.py/);
     assert.match(text, /1\/2 1\.png: a stand-in BLIP caption of 1/);
     assert.equal(readFileSync(join(photos, '1.caption'), 'utf8'), 'a stand-in BLIP caption of 1\n');
