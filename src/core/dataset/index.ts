@@ -126,7 +126,7 @@ export interface IndexDelta {
   removedFolders: string[];
 }
 
-export type SortKey = 'name' | 'size' | 'pixels' | 'width' | 'height';
+export type SortKey = 'name' | 'size' | 'pixels' | 'width' | 'height' | 'tags';
 export interface ImageQuery {
   /** only this folder (absolute) */
   folder?: string;
@@ -138,6 +138,8 @@ export interface ImageQuery {
   tags?: string[];
   /** images with no caption sidecar */
   withoutCaption?: boolean;
+  /** any further condition (e.g. "has a diagnostic" from the editor); applied after the others */
+  predicate?: (image: IndexedImage) => boolean;
   sort?: SortKey;
   descending?: boolean;
   offset?: number;
@@ -495,12 +497,21 @@ export class DatasetIndex {
           const ps = this.problems(img.path);
           if (q.problem === '*' ? ps.length === 0 : !ps.some((p) => p.code === q.problem)) continue;
         }
+        if (q.predicate && !q.predicate(img)) continue;
         matches.push(img);
       }
     }
     if (q.sort && q.sort !== 'name') {
       const key = (i: IndexedImage): number =>
-        q.sort === 'size' ? i.size : q.sort === 'width' ? (i.width ?? 0) : q.sort === 'height' ? (i.height ?? 0) : (i.width ?? 0) * (i.height ?? 0);
+        q.sort === 'size'
+          ? i.size
+          : q.sort === 'width'
+            ? (i.width ?? 0)
+            : q.sort === 'height'
+              ? (i.height ?? 0)
+              : q.sort === 'tags'
+                ? (i.tags?.length ?? -1)
+                : (i.width ?? 0) * (i.height ?? 0);
       matches.sort((a, b) => key(a) - key(b) || compareNames(a.path, b.path));
     }
     if (q.descending) matches.reverse();
@@ -509,9 +520,9 @@ export class DatasetIndex {
     return { total: matches.length, items: matches.slice(offset, offset + limit) };
   }
 
-  /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
-  toScanResult(): ScanResult {
-    const folders: FolderScan[] = this.folders().map((f) => ({
+  /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
+  folderScan(f: IndexedFolder): FolderScan {
+    return {
       path: f.path,
       relPath: f.relPath,
       concept: f.concept,
@@ -521,7 +532,12 @@ export class DatasetIndex {
       }),
       ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
       orphanSidecars: [...f.orphanSidecars],
-    }));
+    };
+  }
+
+  /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
+  toScanResult(): ScanResult {
+    const folders: FolderScan[] = this.folders().map((f) => this.folderScan(f));
     const withSidecar: Record<string, number> = Object.fromEntries(this.sidecarExtensions.map((e) => [e, 0]));
     let images = 0;
     let withoutSidecar = 0;
