@@ -178,7 +178,8 @@ export function readDatasetConfig(
   const model = datasetModel(doc);
   const datasets: DiscoveredDataset[] = [];
   model.datasets.forEach((ds, i) => {
-    const style = datasetStyle(ds.subsets, false);
+    // ControlNet datasets exist only with --masked_loss; without it they read as DreamBooth
+    const style = datasetStyle(ds.subsets, false) as 'dreambooth' | 'finetuning' | undefined;
     const problems: string[] = [];
     if (style === undefined) problems.push('DreamBooth subsets (image_dir) and fine-tuning subsets (metadata_file) are mixed: sd-scripts refuses this dataset; split it in two.');
     if (ds.subsets.length === 0) problems.push('This dataset has no [[datasets.subsets]]: it adds no images.');
