@@ -21,6 +21,15 @@ export const Commands = {
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
+  // ---- Datasets tree (explorer) ----
+  sortDatasetImages: 'loraWorkbench.datasets.sort',
+  filterDatasetImages: 'loraWorkbench.datasets.filter',
+  clearDatasetFilter: 'loraWorkbench.datasets.clearFilter',
+  revealImageInExplorer: 'loraWorkbench.datasets.reveal',
+  renameImage: 'loraWorkbench.datasets.renameImage',
+  deleteImage: 'loraWorkbench.datasets.deleteImage',
+  changeRepeats: 'loraWorkbench.datasets.changeRepeats',
+  newConceptFolder: 'loraWorkbench.datasets.newConceptFolder',
 } as const;
 
 export const Views = {
@@ -37,6 +46,7 @@ export const Languages = {
 export const ContextKeys = {
   scanned: 'loraWorkbench:scanned',
   hasDatasets: 'loraWorkbench:hasDatasets',
+  datasetFilterActive: 'loraWorkbench:datasetFilterActive',
 } as const;
 
 export const Settings = {

@@ -41,10 +41,11 @@ class_tokens = "dataset tokens"
   keep_tokens = 2
 
 [[datasets]]
+max_bucket_reso = 2048
   [[datasets.subsets]]
   image_dir = "img/b"
 `;
-    const r = readDatasetConfig(text, `${BASE}/ds.toml`, BASE, { batchSize: 2, numRepeats: 7, captionExtension: '.tags' });
+    const r = readDatasetConfig(text, `${BASE}/ds.toml`, BASE, { batchSize: 2, numRepeats: 7, captionExtension: '.tags', bucket: { maxBucketReso: 1536, enableBucket: true } });
     assert.equal(r.error, undefined);
     assert.equal(r.datasets.length, 2);
     const [a, reg] = r.datasets[0]!.subsets;
@@ -67,6 +68,8 @@ class_tokens = "dataset tokens"
     assert.equal(b.values.batchSize, 2);
     assert.equal(b.sources.batchSize, 'training');
     assert.equal(b.values.numRepeats, 3);
+    // bucket settings: dataset → general → training config
+    assert.deepEqual(b.bucket, { maxBucketReso: 2048, enableBucket: true });
   });
 
   it('falls back to the training config, then to sd-scripts defaults', () => {
@@ -136,6 +139,7 @@ describe('training config discovery', () => {
     assert.equal(refs.trainDataDir, path.join(BASE, 'dataset/img_train'));
     assert.equal(refs.regDataDir, '/data/reg');
     assert.deepEqual(refs.defaults, { captionExtension: '.txt', resolution: [1024, 768], batchSize: 2 });
+    assert.deepEqual(readTrainingConfigRefs('enable_bucket = true\nmax_bucket_reso = 2048\n', 'c.toml', BASE).defaults.bucket, { enableBucket: true, maxBucketReso: 2048 });
     const ds = datasetsOfTrainingConfig(refs);
     assert.deepEqual(ds.map((d) => [d.label, d.subsets[0]!.imageDir, d.subsets[0]!.values.isReg]), [
       ['train_data_dir', path.join(BASE, 'dataset/img_train'), false],

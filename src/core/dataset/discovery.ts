@@ -38,9 +38,27 @@ export interface DiscoveredSubset {
   values: SubsetValues;
   /** where each value came from */
   sources: Record<keyof SubsetValues, ValueSource>;
+  /** bucket settings (dataset → general → training config); unset ones take sd-scripts' defaults */
+  bucket: BucketOptions;
   /** why sd-scripts will ignore this subset, if it will */
   skipReason?: string;
 }
+
+export interface BucketOptions {
+  enableBucket?: boolean;
+  minBucketReso?: number;
+  maxBucketReso?: number;
+  bucketResoSteps?: number;
+  noUpscale?: boolean;
+}
+
+const BUCKET_KEYS: ReadonlyArray<[keyof BucketOptions, string]> = [
+  ['enableBucket', 'enable_bucket'],
+  ['minBucketReso', 'min_bucket_reso'],
+  ['maxBucketReso', 'max_bucket_reso'],
+  ['bucketResoSteps', 'bucket_reso_steps'],
+  ['noUpscale', 'bucket_no_upscale'],
+];
 
 export interface DiscoveredDataset {
   /** the file that defines it */
@@ -61,6 +79,7 @@ export interface TrainingDefaults {
   numRepeats?: number;
   keepTokens?: number;
   classTokens?: string;
+  bucket?: BucketOptions;
 }
 
 export interface TrainingConfigRefs {
@@ -152,6 +171,13 @@ export function readTrainingConfigRefs(text: string, file: string, baseDir: stri
   if (kt !== undefined) refs.defaults.keepTokens = kt;
   const ct = str('class_tokens');
   if (ct) refs.defaults.classTokens = ct;
+  const bucket: BucketOptions = {};
+  for (const [k, key] of BUCKET_KEYS) {
+    const v = opts.get(key)?.value;
+    if (v?.kind === 'boolean' && (k === 'enableBucket' || k === 'noUpscale')) bucket[k] = v.value as never;
+    else if (v?.kind === 'integer' && k !== 'enableBucket' && k !== 'noUpscale') bucket[k] = v.value as never;
+  }
+  if (Object.keys(bucket).length) refs.defaults.bucket = bucket;
   return refs;
 }
 
@@ -240,7 +266,18 @@ function resolveSubset(sub: DsTable, ds: DsTable, general: DsTable | undefined, 
     resolution: pick('resolution', 'resolution', parseResolution, datasetLevels, training.resolution),
     batchSize: pick('batchSize', 'batch_size', int, datasetLevels, training.batchSize),
   };
-  const out: DiscoveredSubset = { label, style, values, sources };
+  const bucket: BucketOptions = { ...(training.bucket ?? {}) };
+  for (const [k, key] of BUCKET_KEYS) {
+    for (const t of [ds, general]) {
+      const v = plainOf(lastEntry(t, key)?.value);
+      const ok = k === 'enableBucket' || k === 'noUpscale' ? typeof v === 'boolean' : typeof v === 'number' && Number.isInteger(v);
+      if (ok) {
+        bucket[k] = v as never;
+        break;
+      }
+    }
+  }
+  const out: DiscoveredSubset = { label, style, values, sources, bucket };
   const dir = str(plainOf(lastEntry(sub, 'image_dir')?.value));
   if (dir !== undefined && dir !== '' && !isPlaceholderPath(dir)) out.imageDir = resolveConfigPath(baseDir, dir);
   const meta = str(plainOf(lastEntry(sub, 'metadata_file')?.value));
@@ -269,7 +306,7 @@ export function datasetsOfTrainingConfig(refs: TrainingConfigRefs): DiscoveredDa
       isReg,
     };
     const sources = Object.fromEntries(Object.keys(values).map((k) => [k, 'training'])) as Record<keyof SubsetValues, ValueSource>;
-    return { origin: refs.file, label, style, subsets: [{ label, style, values, sources, ...extra }], problems: [] };
+    return { origin: refs.file, label, style, subsets: [{ label, style, values, sources, bucket: { ...(refs.defaults.bucket ?? {}) }, ...extra }], problems: [] };
   };
   const out: DiscoveredDataset[] = [];
   if (refs.inJson) {
