@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   datasetsOfTrainingConfig,
   parseResolution,
@@ -11,6 +11,8 @@ import {
   summariseMetadataKeys,
 } from '../../src/core/dataset/discovery';
 import { DatasetIndex } from '../../src/core/dataset/index';
+import { conceptFolderName, planImageRename, renameForRepeats } from '../../src/core/dataset/treeOps';
+import { moveToTrash } from '../../src/core/trash';
 import { tempDir } from './helpers';
 
 const BASE = '/work/project';
@@ -235,5 +237,57 @@ describe('index queries used by the tree', () => {
     assert.deepEqual(names({ tags: ['one'] }), ['a.png', 'b.png']);
     assert.deepEqual(names({ predicate: (i) => i.name !== 'a.png', limit: 1 }), ['b.png']);
     assert.equal(index.query({ folder: dir, predicate: (i) => i.name !== 'a.png', limit: 1 }).total, 2);
+  });
+});
+
+describe('tree file plans', () => {
+  it('renames an image with every file of its stem, and refuses to overwrite', () => {
+    const dir = '/d/5_x';
+    const img = path.join(dir, 'a.png');
+    const side = [path.join(dir, 'a.txt'), path.join(dir, 'a.caption'), path.join(dir, 'a_0512x0768_sdxl.npz')];
+    const ok = planImageRename(img, side, 'b', () => false);
+    assert.ok(ok.ok);
+    assert.deepEqual(ok.moves.map(([f, t]) => [path.basename(f), path.basename(t)]), [
+      ['a.png', 'b.png'],
+      ['a.txt', 'b.txt'],
+      ['a.caption', 'b.caption'],
+      ['a_0512x0768_sdxl.npz', 'b_0512x0768_sdxl.npz'],
+    ]);
+    const taken = planImageRename(img, side, 'b', (f) => f === path.join(dir, 'b.txt'));
+    assert.equal(taken.ok, false);
+    assert.match(!taken.ok ? taken.reason : '', /b\.txt already exists: nothing was renamed/);
+    assert.equal(planImageRename(img, side, 'x/y', () => false).ok, false);
+    assert.equal(planImageRename(img, side, '  ', () => false).ok, false);
+    assert.equal(planImageRename(img, side, 'a', () => false).ok, false);
+  });
+
+  it('changes repeats in a concept folder name and names new concept folders', () => {
+    assert.deepEqual(renameForRepeats('5_tk girl', 10), { ok: true, name: '10_tk girl' });
+    assert.deepEqual(renameForRepeats('5_a_b', 2), { ok: true, name: '2_a_b' });
+    assert.deepEqual(renameForRepeats('5', 3), { ok: true, name: '3' });
+    assert.equal(renameForRepeats('images', 3).ok, false);
+    assert.equal(renameForRepeats('5_x', 0).ok, false);
+    assert.equal(renameForRepeats('5_x', 1.5).ok, false);
+    assert.deepEqual(conceptFolderName(4, ' sks dog '), { ok: true, name: '4_sks dog' });
+    assert.equal(conceptFolderName(0, 'x').ok, false);
+    assert.equal(conceptFolderName(2, 'a/b').ok, false);
+  });
+
+  it('moves files to a freedesktop trash with a restorable .trashinfo, never overwriting', async (t) => {
+    const dir = tempDir(t);
+    const trashDir = path.join(dir, 'Trash');
+    for (const n of [1, 2]) {
+      mkdirSync(path.join(dir, `d${n}`));
+      writeFileSync(path.join(dir, `d${n}`, 'a b.png'), `image ${n}`);
+    }
+    const first = await moveToTrash(path.join(dir, 'd1', 'a b.png'), trashDir);
+    const second = await moveToTrash(path.join(dir, 'd2', 'a b.png'), trashDir);
+    assert.equal(path.basename(first.trashed), 'a b.png');
+    assert.equal(path.basename(second.trashed), 'a b.2.png');
+    assert.equal(readFileSync(second.trashed, 'utf8'), 'image 2');
+    assert.equal(existsSync(path.join(dir, 'd1', 'a b.png')), false);
+    const info = readFileSync(path.join(trashDir, 'info', 'a b.2.png.trashinfo'), 'utf8');
+    assert.match(info, /^\[Trash Info\]\nPath=.*\/d2\/a%20b\.png\nDeletionDate=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\n$/);
+    await assert.rejects(moveToTrash(path.join(dir, 'missing.png'), trashDir), /ENOENT/);
   });
 });

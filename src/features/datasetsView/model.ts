@@ -95,6 +95,8 @@ export class DatasetsModel extends Disposable {
   private discoveredRoots: Root[] = [];
   private errors: string[] = [];
   private readonly mtimes = new Map<string, number>();
+  /** how often everything was indexed and how many deltas were applied (tests, the log) */
+  readonly stats = { rebuilds: 0, deltas: 0, lastDeltaMs: 0 };
 
   constructor() {
     super();
@@ -268,6 +270,8 @@ export class DatasetsModel extends Disposable {
       }
     }
     this.publish({ folders: [...folders], images: [...images], structure }, false);
+    this.stats.deltas++;
+    this.stats.lastDeltaMs = performance.now() - started;
     getLog().debug(`Applied ${changes.length} change(s) in ${(performance.now() - started).toFixed(1)} ms: ${folders.size} folder(s), ${images.size} image(s)`);
   }
 
@@ -312,6 +316,7 @@ export class DatasetsModel extends Disposable {
 
   private async rebuild(): Promise<void> {
     const started = Date.now();
+    this.stats.rebuilds++;
     await this.discover();
     const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
     this.building = true;
