@@ -484,9 +484,10 @@ export class DatasetIndex {
     const tags = q.tags?.map((t) => t.trim().toLowerCase()).filter(Boolean);
     const matches: IndexedImage[] = [];
     for (const f of folders) {
+      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
       for (const n of f.images) {
         if (needle && !n.toLowerCase().includes(needle)) continue;
-        const img = this.images.get(path.join(f.path, n));
+        const img = this.images.get(prefix + n);
         if (!img) continue;
         if (q.withoutCaption && Object.keys(img.sidecars).length > 0) continue;
         if (tags && tags.length > 0) {
@@ -522,13 +523,15 @@ export class DatasetIndex {
 
   /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
   folderScan(f: IndexedFolder): FolderScan {
+    const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
     return {
       path: f.path,
       relPath: f.relPath,
       concept: f.concept,
+      // the index replaces an image's sidecar record when it changes (never edits it), so it is shared
       images: f.images.map((n) => {
-        const img = this.images.get(path.join(f.path, n));
-        return { name: n, sidecars: { ...(img?.sidecars ?? {}) }, hasLatentCache: img?.hasLatentCache ?? false };
+        const img = this.images.get(prefix + n);
+        return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
       }),
       ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
       orphanSidecars: [...f.orphanSidecars],
