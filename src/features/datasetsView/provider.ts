@@ -352,6 +352,17 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     return this.selectors.get(key);
   }
 
+  /** Why sd-scripts will not read a folder of images although a config or a concept folder is near it. */
+  private skipReason(g: DatasetGroup): string | undefined {
+    const folder = g.folders[0];
+    if (!folder) return undefined;
+    const nested = this.model.indexOf(folder.path)?.folder(folder.path)?.skipReason;
+    if (nested) return nested;
+    const parent = this.model.current.origins.get(path.dirname(g.path));
+    if (parent && !folder.concept.ok) return `it is inside ${path.basename(parent.file)}'s ${parent.option}, and ${folder.concept.reason.replace(/^no repeat count: /, '')}`;
+    return undefined;
+  }
+
   /** `832×1216 · bucket 832×1216 · 31 tags` */
   imageDescription(imagePath: string, entry: ImageEntry): string {
     const img = this.model.image(imagePath);
@@ -380,7 +391,9 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         item.iconPath = new vscode.ThemeIcon(g.kind === 'kohyaFolder' ? 'database' : 'folder');
         const matching = g.kind === 'imageFolder' ? this.matchCount(g.path) : undefined;
         const problems = g.folders.reduce((n, f) => n + this.problemsInFolder(f.path), 0);
+        const skipped = g.kind === 'imageFolder' ? this.skipReason(g) : undefined;
         item.description = [
+          skipped ? 'skipped by sd-scripts' : '',
           g.kind === 'kohyaFolder' ? plural(g.folders.length, 'concept') : '',
           matching !== undefined ? `${matching} of ${plural(g.imageCount, 'image')}` : plural(g.imageCount, 'image'),
           problems ? plural(problems, 'problem') : '',
@@ -395,6 +408,7 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
             : 'A folder of images.',
         );
         if (node.origin) md.appendMarkdown(`\n\nUsed as \`${node.origin.option}\` by ${path.basename(node.origin.file)} (${node.origin.file}).`);
+        if (skipped) md.appendMarkdown(`\n\nsd-scripts skips these images: ${skipped}`);
         item.tooltip = md;
         item.contextValue = `dataset.${g.kind}`;
         return item;
