@@ -528,7 +528,7 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     const side = node.image.sidecars[captionExt] ?? Object.values(node.image.sidecars)[0];
     if (side) {
       const text = readStart(path.join(node.folder.path, side));
-      md.appendMarkdown(`\`${escapeMd(side)}\`\n\n`);
+      md.appendMarkdown(`\`${side.replace(/`/g, "'")}\`\n\n`);
       if (text === undefined) md.appendMarkdown('*(cannot be read)*');
       else if (text.trim() === '') md.appendMarkdown('*(empty: sd-scripts stops on an empty caption file)*');
       else md.appendCodeblock(text, 'kohya-caption');
