@@ -61,6 +61,13 @@ export interface IndexOptions {
    * sidecars and counts are final, sizes and dimensions not yet (the tree can paint now).
    */
   onListed?: (index: DatasetIndex) => void;
+  /**
+   * Called while folders are still being listed, at most every `progressMs` (default 250 ms):
+   * the folders listed so far are final (names, sidecars), the others not there yet. Lets the
+   * tree paint its first page before a big tree is fully listed.
+   */
+  onProgress?: (index: DatasetIndex) => void;
+  progressMs?: number;
 }
 
 export interface IndexedImage {
@@ -218,6 +225,7 @@ export class DatasetIndex {
   private readonly foldersByPath = new Map<string, FolderState>();
   private readonly images = new Map<string, IndexedImage>();
   private readonly problemCache = new Map<string, AuditProblem[]>();
+  private progress: { fn: (index: DatasetIndex) => void; every: number; last: number; painted: boolean } | undefined;
 
   private constructor(root: string, options: IndexOptions) {
     this.root = path.resolve(root);
@@ -243,7 +251,9 @@ export class DatasetIndex {
       return index;
     }
     const toRead: IndexedImage[] = [];
+    index.progress = options.onProgress ? { fn: options.onProgress, every: options.progressMs ?? 250, last: performance.now(), painted: false } : undefined;
     await index.walk(index.root, 0, new Set(), toRead, options.signal);
+    index.progress = undefined;
     try {
       options.onListed?.(index);
     } catch {
@@ -305,12 +315,29 @@ export class DatasetIndex {
           queue.push({ dir: path.join(item.dir, d.name), level: item.level + 1, ancestors: anc });
         }
       }
-      this.addFolder(item.dir, files, toRead);
+      const state = this.addFolder(item.dir, files, toRead);
+      if (queue.length > 0) this.reportProgress(state.info.images.length > 0);
     };
     while (queue.length > 0) {
       if (signal?.aborted) return;
       const batch = queue.splice(0, 8);
       await Promise.all(batch.map(visitOne));
+    }
+  }
+
+  /** During a build: tell the listener, at once for the first folder with images, then every `every` ms. */
+  private reportProgress(folderHasImages: boolean): void {
+    const p = this.progress;
+    if (!p) return;
+    const now = performance.now();
+    if ((folderHasImages && !p.painted) || now - p.last >= p.every) {
+      p.painted ||= folderHasImages;
+      p.last = now;
+      try {
+        p.fn(this);
+      } catch {
+        // a listener's error must not stop the index
+      }
     }
   }
 

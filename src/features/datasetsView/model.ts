@@ -333,8 +333,15 @@ export class DatasetsModel extends Disposable {
           exclude,
           sidecarExtensions,
           tagExtension,
+          // first paint while a big tree is still being listed, then once everything is listed
+          progressMs: 200,
+          onProgress: (ix) => {
+            if (!next.includes(ix)) next.push(ix);
+            this.absorb(ix);
+            this.publish(undefined, true);
+          },
           onListed: (ix) => {
-            next.push(ix);
+            if (!next.includes(ix)) next.push(ix);
             this.absorb(ix);
             this.publish(undefined, true);
           },
@@ -357,10 +364,13 @@ export class DatasetsModel extends Disposable {
     if (this.pending.size > 0) await this.flush();
   }
 
-  /** Takes an index's folders into the scan map (the first index that reaches a folder wins). */
+  /**
+   * Takes an index's new folders into the scan map (the first index that reaches a folder wins).
+   * A listed folder's scan is final (names and sidecars), so folders already taken are skipped.
+   */
   private absorb(index: DatasetIndex): void {
     for (const f of index.folders()) {
-      if (!this.scans.has(f.path) || this.indexOf(f.path) === index) this.scans.set(f.path, index.folderScan(f));
+      if (!this.scans.has(f.path)) this.scans.set(f.path, index.folderScan(f));
     }
   }
 
