@@ -240,6 +240,30 @@ describe('index queries used by the tree', () => {
   });
 });
 
+describe('index progress for the first paint', () => {
+  it('reports the first folder with images before the whole tree is listed', async (t) => {
+    const dir = tempDir(t);
+    for (let f = 1; f <= 12; f++) {
+      mkdirSync(path.join(dir, `${f}_c${f}`));
+      writeFileSync(path.join(dir, `${f}_c${f}`, 'a.png'), 'x');
+    }
+    const seen: number[] = [];
+    let listed = -1;
+    await DatasetIndex.build(dir, {
+      depth: 1,
+      progressMs: 60_000,
+      onProgress: (ix) => seen.push(ix.folders().length),
+      onListed: (ix) => {
+        listed = ix.folders().length;
+      },
+    });
+    assert.equal(listed, 12);
+    // one call (the throttle is long): as soon as a folder with images was listed, not at the end
+    assert.equal(seen.length, 1);
+    assert.ok((seen[0] ?? 0) >= 1 && (seen[0] ?? 0) < 12, `progress saw ${seen[0]} folders`);
+  });
+});
+
 describe('tree file plans', () => {
   it('renames an image with every file of its stem, and refuses to overwrite', () => {
     const dir = '/d/5_x';
