@@ -27,6 +27,15 @@ export const Commands = {
   previewBucketsIntoMetadata: 'loraWorkbench.previewBucketsIntoMetadata',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
+  // ---- Datasets tree (explorer) ----
+  sortDatasetImages: 'loraWorkbench.datasets.sort',
+  filterDatasetImages: 'loraWorkbench.datasets.filter',
+  clearDatasetFilter: 'loraWorkbench.datasets.clearFilter',
+  revealImageInExplorer: 'loraWorkbench.datasets.reveal',
+  renameImage: 'loraWorkbench.datasets.renameImage',
+  deleteImage: 'loraWorkbench.datasets.deleteImage',
+  changeRepeats: 'loraWorkbench.datasets.changeRepeats',
+  newConceptFolder: 'loraWorkbench.datasets.newConceptFolder',
 } as const;
 
 export const Views = {
@@ -43,6 +52,7 @@ export const Languages = {
 export const ContextKeys = {
   scanned: 'loraWorkbench:scanned',
   hasDatasets: 'loraWorkbench:hasDatasets',
+  datasetFilterActive: 'loraWorkbench:datasetFilterActive',
 } as const;
 
 export const Settings = {

@@ -17,9 +17,11 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     await clickRow(page, concept);
     const image = rows.filter({ hasText: '1.png' }).first();
     await image.waitFor({ timeout: 10_000 });
-    assert.match(await image.innerText(), /\.txt/);
+    // size · bucket · tag count (from the tag file)
+    assert.match(await image.innerText(), /\d+×\d+ · bucket \d+×\d+ · 31 tags/);
     const reg = rows.filter({ hasText: 'img_reg' }).first();
     assert.match(await reg.innerText(), /2 images/);
+    await page.mouse.move(1, 1);
     t.diagnostic(`screenshot: ${await screenshot(page, 'datasets-view')}`);
 
     // clicking an image opens it in VS Code's image preview

@@ -61,6 +61,13 @@ export interface IndexOptions {
    * sidecars and counts are final, sizes and dimensions not yet (the tree can paint now).
    */
   onListed?: (index: DatasetIndex) => void;
+  /**
+   * Called while folders are still being listed, at most every `progressMs` (default 250 ms):
+   * the folders listed so far are final (names, sidecars), the others not there yet. Lets the
+   * tree paint its first page before a big tree is fully listed.
+   */
+  onProgress?: (index: DatasetIndex) => void;
+  progressMs?: number;
 }
 
 export interface IndexedImage {
@@ -126,7 +133,7 @@ export interface IndexDelta {
   removedFolders: string[];
 }
 
-export type SortKey = 'name' | 'size' | 'pixels' | 'width' | 'height';
+export type SortKey = 'name' | 'size' | 'pixels' | 'width' | 'height' | 'tags';
 export interface ImageQuery {
   /** only this folder (absolute) */
   folder?: string;
@@ -138,6 +145,8 @@ export interface ImageQuery {
   tags?: string[];
   /** images with no caption sidecar */
   withoutCaption?: boolean;
+  /** any further condition (e.g. "has a diagnostic" from the editor); applied after the others */
+  predicate?: (image: IndexedImage) => boolean;
   sort?: SortKey;
   descending?: boolean;
   offset?: number;
@@ -216,6 +225,7 @@ export class DatasetIndex {
   private readonly foldersByPath = new Map<string, FolderState>();
   private readonly images = new Map<string, IndexedImage>();
   private readonly problemCache = new Map<string, AuditProblem[]>();
+  private progress: { fn: (index: DatasetIndex) => void; every: number; last: number; painted: boolean } | undefined;
 
   private constructor(root: string, options: IndexOptions) {
     this.root = path.resolve(root);
@@ -241,7 +251,9 @@ export class DatasetIndex {
       return index;
     }
     const toRead: IndexedImage[] = [];
+    index.progress = options.onProgress ? { fn: options.onProgress, every: options.progressMs ?? 250, last: performance.now(), painted: false } : undefined;
     await index.walk(index.root, 0, new Set(), toRead, options.signal);
+    index.progress = undefined;
     try {
       options.onListed?.(index);
     } catch {
@@ -303,12 +315,29 @@ export class DatasetIndex {
           queue.push({ dir: path.join(item.dir, d.name), level: item.level + 1, ancestors: anc });
         }
       }
-      this.addFolder(item.dir, files, toRead);
+      const state = this.addFolder(item.dir, files, toRead);
+      if (queue.length > 0) this.reportProgress(state.info.images.length > 0);
     };
     while (queue.length > 0) {
       if (signal?.aborted) return;
       const batch = queue.splice(0, 8);
       await Promise.all(batch.map(visitOne));
+    }
+  }
+
+  /** During a build: tell the listener, at once for the first folder with images, then every `every` ms. */
+  private reportProgress(folderHasImages: boolean): void {
+    const p = this.progress;
+    if (!p) return;
+    const now = performance.now();
+    if ((folderHasImages && !p.painted) || now - p.last >= p.every) {
+      p.painted ||= folderHasImages;
+      p.last = now;
+      try {
+        p.fn(this);
+      } catch {
+        // a listener's error must not stop the index
+      }
     }
   }
 
@@ -482,9 +511,10 @@ export class DatasetIndex {
     const tags = q.tags?.map((t) => t.trim().toLowerCase()).filter(Boolean);
     const matches: IndexedImage[] = [];
     for (const f of folders) {
+      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
       for (const n of f.images) {
         if (needle && !n.toLowerCase().includes(needle)) continue;
-        const img = this.images.get(path.join(f.path, n));
+        const img = this.images.get(prefix + n);
         if (!img) continue;
         if (q.withoutCaption && Object.keys(img.sidecars).length > 0) continue;
         if (tags && tags.length > 0) {
@@ -495,12 +525,21 @@ export class DatasetIndex {
           const ps = this.problems(img.path);
           if (q.problem === '*' ? ps.length === 0 : !ps.some((p) => p.code === q.problem)) continue;
         }
+        if (q.predicate && !q.predicate(img)) continue;
         matches.push(img);
       }
     }
     if (q.sort && q.sort !== 'name') {
       const key = (i: IndexedImage): number =>
-        q.sort === 'size' ? i.size : q.sort === 'width' ? (i.width ?? 0) : q.sort === 'height' ? (i.height ?? 0) : (i.width ?? 0) * (i.height ?? 0);
+        q.sort === 'size'
+          ? i.size
+          : q.sort === 'width'
+            ? (i.width ?? 0)
+            : q.sort === 'height'
+              ? (i.height ?? 0)
+              : q.sort === 'tags'
+                ? (i.tags?.length ?? -1)
+                : (i.width ?? 0) * (i.height ?? 0);
       matches.sort((a, b) => key(a) - key(b) || compareNames(a.path, b.path));
     }
     if (q.descending) matches.reverse();
@@ -509,19 +548,26 @@ export class DatasetIndex {
     return { total: matches.length, items: matches.slice(offset, offset + limit) };
   }
 
-  /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
-  toScanResult(): ScanResult {
-    const folders: FolderScan[] = this.folders().map((f) => ({
+  /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
+  folderScan(f: IndexedFolder): FolderScan {
+    const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
+    return {
       path: f.path,
       relPath: f.relPath,
       concept: f.concept,
+      // the index replaces an image's sidecar record when it changes (never edits it), so it is shared
       images: f.images.map((n) => {
-        const img = this.images.get(path.join(f.path, n));
-        return { name: n, sidecars: { ...(img?.sidecars ?? {}) }, hasLatentCache: img?.hasLatentCache ?? false };
+        const img = this.images.get(prefix + n);
+        return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
       }),
       ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
       orphanSidecars: [...f.orphanSidecars],
-    }));
+    };
+  }
+
+  /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
+  toScanResult(): ScanResult {
+    const folders: FolderScan[] = this.folders().map((f) => this.folderScan(f));
     const withSidecar: Record<string, number> = Object.fromEntries(this.sidecarExtensions.map((e) => [e, 0]));
     let images = 0;
     let withoutSidecar = 0;

@@ -1,63 +1,165 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { scanDataset, ScanRootError, type FolderScan } from '../../core/dataset/scan';
+import type { FolderScan } from '../../core/dataset/scan';
 import { groupDatasets, type DatasetGroup } from '../../core/dataset/groups';
+import { DatasetIndex, type FileChange, type IndexedImage } from '../../core/dataset/index';
+import {
+  datasetsOfTrainingConfig,
+  readDatasetConfig,
+  readTrainingConfigRefs,
+  resolveMetadataKeys,
+  summariseMetadataKeys,
+  type BucketOptions,
+  type DiscoveredDataset,
+  type MetadataKeySummary,
+  type TrainingConfigRefs,
+} from '../../core/dataset/discovery';
+import { readMetadata } from '../../core/dataset/metadata';
+import { detectConfigKind } from '../../core/config/detect';
 import { Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
 import { getLog } from '../../platform/log';
 
+/** What changed since the previous snapshot; absent: everything may have changed. */
+export interface SnapshotDelta {
+  /** folders whose listing or images changed (absolute) */
+  folders: string[];
+  /** images whose header, sidecars or tags changed, and were not added or removed */
+  images: string[];
+  /** folders added or removed: the dataset list itself changed */
+  structure: boolean;
+}
+
+/** The training config that names a folder as its `train_data_dir` / `reg_data_dir`. */
+export interface DatasetOrigin {
+  file: string;
+  option: 'train_data_dir' | 'reg_data_dir';
+  resolution?: [number, number];
+  bucket: BucketOptions;
+  captionExtension?: string;
+}
+
 export interface DatasetsSnapshot {
+  /** image folders found in the workspace (and the extra folders), grouped as datasets */
   groups: DatasetGroup[];
   errors: string[];
   scannedAt: number;
+  /** datasets defined by training configs and dataset configs */
+  discovered: DiscoveredDataset[];
+  /** training configs by the folders they name (`train_data_dir`, `reg_data_dir`) */
+  origins: ReadonlyMap<string, DatasetOrigin>;
+  /** metadata JSON file → how its keys resolve (or why it cannot be read) */
+  metadata: ReadonlyMap<string, MetadataKeySummary | { error: string }>;
+  /** configs that could not be read */
+  configErrors: string[];
+  /** sizes, dimensions and tags are still being read */
+  indexing: boolean;
+  delta?: SnapshotDelta;
 }
 
-const IMAGE_AND_SIDECAR_GLOB = '**/*.{png,jpg,jpeg,webp,bmp,PNG,JPG,JPEG,WEBP,BMP,txt,caption,npz}';
+const IMAGE_AND_SIDECAR_GLOB = '**/*.{png,jpg,jpeg,webp,bmp,PNG,JPG,JPEG,WEBP,BMP,avif,jxl,txt,caption,npz}';
+const CONFIG_GLOB = '**/*.{toml,json,jsonl}';
+/** a burst of watcher events (an unzip, a batch rename) is applied together after this quiet time */
+const DEBOUNCE_MS = 15;
+/** …but never later than this after its first event */
+const MAX_WAIT_MS = 150;
+
+interface Root {
+  root: string;
+  depth: number;
+}
 
 /**
- * The workspace's image folders, found with the same core scan the CLI uses. The tree is a view
- * of this model; it never scans by itself.
+ * The workspace's datasets: every image folder (a {@link DatasetIndex} per root, updated from file
+ * events as deltas, never rescanned for a change) and the datasets training configs and dataset
+ * configs define. The tree, the overview, the caption checks and the tagger read this model.
  */
 export class DatasetsModel extends Disposable {
-  private snapshot: DatasetsSnapshot = { groups: [], errors: [], scannedAt: 0 };
+  private snapshot: DatasetsSnapshot = emptySnapshot();
   private readonly changed = this.register(new vscode.EventEmitter<DatasetsSnapshot>());
   readonly onDidChange = this.changed.event;
+  private indexes: DatasetIndex[] = [];
+  private readonly scans = new Map<string, FolderScan>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private building = false;
+  private readonly pending = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private firstPending = 0;
+  private flushing: Promise<void> | undefined;
+  private configTimer: NodeJS.Timeout | undefined;
+  private discovery: Pick<DatasetsSnapshot, 'discovered' | 'origins' | 'metadata' | 'configErrors'> = { discovered: [], origins: new Map(), metadata: new Map(), configErrors: [] };
+  /** folders discovery asked to index besides the workspace (dataset dirs outside it) */
+  private discoveredRoots: Root[] = [];
+  private errors: string[] = [];
+  private readonly mtimes = new Map<string, number>();
+  /** how often everything was indexed and how many deltas were applied (tests, the log) */
+  readonly stats = { rebuilds: 0, deltas: 0, lastDeltaMs: 0 };
 
   constructor() {
     super();
     const watcher = this.register(vscode.workspace.createFileSystemWatcher(IMAGE_AND_SIDECAR_GLOB));
-    const schedule = (): void => this.scheduleRefresh();
-    this.register(watcher.onDidCreate(schedule));
-    this.register(watcher.onDidDelete(schedule));
-    // a folder deleted as a whole (rm -r) may be reported as one folder event, which the glob above
-    // does not match: rescan when a deleted path is, or holds, a folder we show
-    const anyDelete = this.register(vscode.workspace.createFileSystemWatcher('**/*', true, true, false));
+    const queue = (uri: vscode.Uri): void => this.queue([uri.fsPath]);
+    this.register(watcher.onDidCreate(queue));
+    this.register(watcher.onDidChange(queue));
+    this.register(watcher.onDidDelete(queue));
+    // a folder deleted or created as a whole may come as one folder event the glob does not match
+    const anyFolder = this.register(vscode.workspace.createFileSystemWatcher('**/*', false, true, false));
+    this.register(anyFolder.onDidDelete((uri) => this.knownFolder(uri.fsPath) && queue(uri)));
     this.register(
-      anyDelete.onDidDelete((uri) => {
-        const gone = uri.fsPath;
-        const inside = (p: string) => p === gone || p.startsWith(gone.endsWith(path.sep) ? gone : gone + path.sep);
-        if (this.snapshot.groups.some((g) => inside(g.path) || g.folders.some((f) => inside(f.path)))) schedule();
+      anyFolder.onDidCreate((uri) => {
+        if (!path.extname(uri.fsPath) && this.indexes.some((i) => isInside(uri.fsPath, i.root))) queue(uri);
       }),
     );
     // edits made through VS Code (explorer, our own commands) arrive here even when the file
     // watcher is slow or excluded by files.watcherExclude
-    this.register(vscode.workspace.onDidCreateFiles(schedule));
-    this.register(vscode.workspace.onDidDeleteFiles(schedule));
-    this.register(vscode.workspace.onDidRenameFiles(schedule));
-    this.register(vscode.workspace.onDidChangeWorkspaceFolders(schedule));
+    this.register(vscode.workspace.onDidCreateFiles((e) => this.queue(e.files.map((u) => u.fsPath))));
+    this.register(vscode.workspace.onDidDeleteFiles((e) => this.queue(e.files.map((u) => u.fsPath))));
+    this.register(vscode.workspace.onDidRenameFiles((e) => this.queue(e.files.flatMap((f) => [f.oldUri.fsPath, f.newUri.fsPath]))));
+    this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.scheduleRefresh()));
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(Settings.section)) schedule();
+        if (e.affectsConfiguration(Settings.section)) this.scheduleRefresh();
       }),
     );
-    this.register({ dispose: () => clearTimeout(this.refreshTimer) });
+    const configs = this.register(vscode.workspace.createFileSystemWatcher(CONFIG_GLOB));
+    const configChanged = (): void => this.scheduleDiscovery();
+    this.register(configs.onDidCreate(configChanged));
+    this.register(configs.onDidChange(configChanged));
+    this.register(configs.onDidDelete(configChanged));
+    this.register(vscode.workspace.onDidSaveTextDocument((d) => /\.(toml|jsonl?)$/i.test(d.fileName) && configChanged()));
+    this.register({
+      dispose: () => {
+        clearTimeout(this.refreshTimer);
+        clearTimeout(this.flushTimer);
+        clearTimeout(this.configTimer);
+      },
+    });
   }
 
   get current(): DatasetsSnapshot {
     return this.snapshot;
+  }
+
+  /** The indexed facts of one image (size, dimensions, sidecars, tags), if it is in a dataset. */
+  image(file: string): IndexedImage | undefined {
+    for (const i of this.indexes) {
+      const img = i.image(file);
+      if (img) return img;
+    }
+    return undefined;
+  }
+
+  /** The index that holds a folder's images, for queries (paging, sorting, filters). */
+  indexOf(folder: string): DatasetIndex | undefined {
+    return this.indexes.find((i) => i.folder(folder) !== undefined);
+  }
+
+  /** A folder's images as the scan shape (kept up to date by deltas). */
+  folderScan(folder: string): FolderScan | undefined {
+    return this.scans.get(path.resolve(folder));
   }
 
   scheduleRefresh(delayMs = 300): void {
@@ -65,7 +167,12 @@ export class DatasetsModel extends Disposable {
     this.refreshTimer = setTimeout(() => void this.refresh(), delayMs);
   }
 
-  /** Rescans; concurrent calls coalesce into one extra run. */
+  private scheduleDiscovery(): void {
+    clearTimeout(this.configTimer);
+    this.configTimer = setTimeout(() => void this.rediscover(), 200);
+  }
+
+  /** Indexes everything again (settings, workspace folders, the refresh button); concurrent calls coalesce. */
   refresh(): Promise<void> {
     if (this.running) {
       this.again = true;
@@ -74,7 +181,7 @@ export class DatasetsModel extends Disposable {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.scanOnce();
+        await this.rebuild();
       } while (this.again && !this.isDisposed);
     })().finally(() => {
       this.running = undefined;
@@ -82,16 +189,112 @@ export class DatasetsModel extends Disposable {
     return this.running;
   }
 
-  private async scanOnce(): Promise<void> {
-    const started = Date.now();
-    const roots: Array<{ root: string; depth: number }> = [];
-    const seen = new Set<string>();
+  /**
+   * Applies file changes as deltas (what the watchers call; commands that create folders call it
+   * too so the tree does not wait for the watcher). Resolves when they are in the snapshot.
+   */
+  applyChanges(paths: readonly string[]): Promise<void> {
+    for (const p of paths) this.pending.add(path.resolve(p));
+    return this.flush();
+  }
+
+  private knownFolder(p: string): boolean {
+    return this.scans.has(p) || this.snapshot.groups.some((g) => isInside(g.path, p));
+  }
+
+  private queue(paths: readonly string[]): void {
+    if (paths.length === 0) return;
+    if (this.pending.size === 0) this.firstPending = Date.now();
+    for (const p of paths) this.pending.add(p);
+    clearTimeout(this.flushTimer);
+    const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.firstPending + MAX_WAIT_MS - Date.now()));
+    this.flushTimer = setTimeout(() => void this.flush(), wait);
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    const run = async (): Promise<void> => {
+      // changes that arrive while the indexes are built are applied when the build is done
+      while (this.pending.size > 0 && !this.building && !this.isDisposed) {
+        const changes: FileChange[] = [...this.pending].map((p) => ({ path: p }));
+        this.pending.clear();
+        await this.applyDelta(changes);
+      }
+    };
+    const prev = this.flushing ?? Promise.resolve();
+    const next = prev.then(run, run);
+    this.flushing = next.finally(() => {
+      if (this.flushing === next) this.flushing = undefined;
+    });
+    return next;
+  }
+
+  private async applyDelta(changes: FileChange[]): Promise<void> {
+    const started = performance.now();
+    const folders = new Set<string>();
+    const images = new Set<string>();
+    let structure = false;
+    for (const index of this.indexes) {
+      const mine = changes.filter((c) => isInside(c.path, index.root) || isInside(index.root, c.path));
+      if (mine.length === 0) continue;
+      const d = await index.update(mine);
+      for (const f of d.folders) folders.add(f);
+      for (const f of d.removedFolders) {
+        folders.add(f);
+        structure = true;
+      }
+      for (const p of [...d.added, ...d.removed]) folders.add(path.dirname(p));
+      for (const p of d.changed) images.add(p);
+    }
+    if (folders.size === 0 && images.size === 0) return;
+    for (const f of folders) {
+      const wasShown = this.scans.has(f);
+      const info = this.indexes.map((i) => i.folder(f)).find((x) => x !== undefined);
+      const index = this.indexes.find((i) => i.folder(f) !== undefined);
+      if (info && index && (info.images.length > 0 || info.skipped.length > 0)) {
+        this.scans.set(f, index.folderScan(info));
+        if (!wasShown) structure = true;
+      } else if (wasShown) {
+        this.scans.delete(f);
+        structure = true;
+      }
+    }
+    // sidecar changes show in the folder's scan (the caption checks read it)
+    for (const p of images) {
+      const dir = path.dirname(p);
+      const index = this.indexes.find((i) => i.folder(dir) !== undefined);
+      const info = index?.folder(dir);
+      if (index && info && !folders.has(dir)) {
+        this.scans.set(dir, index.folderScan(info));
+        folders.add(dir);
+      }
+    }
+    this.publish({ folders: [...folders], images: [...images], structure }, false);
+    this.stats.deltas++;
+    this.stats.lastDeltaMs = performance.now() - started;
+    getLog().debug(`Applied ${changes.length} change(s) in ${(performance.now() - started).toFixed(1)} ms: ${folders.size} folder(s), ${images.size} image(s)`);
+  }
+
+  private publish(delta: SnapshotDelta | undefined, indexing: boolean): void {
+    const groups = groupDatasets([...this.scans.values()]);
+    this.snapshot = {
+      groups,
+      errors: [...this.errors],
+      scannedAt: Date.now(),
+      ...this.discovery,
+      indexing,
+      ...(delta ? { delta } : {}),
+    };
+    this.changed.fire(this.snapshot);
+  }
+
+  private roots(): { roots: Root[]; exclude: string[]; sidecarExtensions: string[]; tagExtension: string } {
+    const roots: Root[] = [];
     const add = (root: string, depth: number): void => {
       const key = path.resolve(root);
-      if (!seen.has(key)) {
-        seen.add(key);
-        roots.push({ root: key, depth });
-      }
+      const existing = roots.find((r) => r.root === key);
+      if (existing) existing.depth = Math.max(existing.depth, depth);
+      else if (!roots.some((r) => isInside(key, r.root) && relDepth(r.root, key) + depth <= r.depth)) roots.push({ root: key, depth });
     };
     for (const wf of vscode.workspace.workspaceFolders ?? []) {
       if (wf.uri.scheme !== 'file') continue;
@@ -101,36 +304,254 @@ export class DatasetsModel extends Disposable {
         add(path.isAbsolute(extra) ? extra : path.join(wf.uri.fsPath, extra), 1);
       }
     }
+    for (const r of this.discoveredRoots) add(r.root, r.depth);
     const cfg = vscode.workspace.getConfiguration(Settings.section);
-    const sidecarExtensions = cfg.get<string[]>(Settings.sidecarExtensions, ['.txt', '.caption']);
-    const exclude = cfg.get<string[]>(Settings.exclude, []);
+    return {
+      roots,
+      exclude: cfg.get<string[]>(Settings.exclude, []),
+      sidecarExtensions: cfg.get<string[]>(Settings.sidecarExtensions, ['.txt', '.caption']),
+      tagExtension: cfg.get<string>(Settings.captionExtension, '.txt'),
+    };
+  }
 
-    const folders: FolderScan[] = [];
+  private async rebuild(): Promise<void> {
+    const started = Date.now();
+    this.stats.rebuilds++;
+    await this.discover();
+    const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
+    this.building = true;
+    this.pending.clear();
+    const next: DatasetIndex[] = [];
     const errors: string[] = [];
-    for (const { root, depth } of roots) {
+    this.scans.clear();
+    this.indexes = next;
+    try {
+      for (const { root, depth } of roots) {
+        // paint what is listed before sizes and tags are read (the first page shows at once)
+        const index = await DatasetIndex.build(root, {
+          depth,
+          exclude,
+          sidecarExtensions,
+          tagExtension,
+          // first paint while a big tree is still being listed, then once everything is listed
+          progressMs: 200,
+          onProgress: (ix) => {
+            if (!next.includes(ix)) next.push(ix);
+            this.absorb(ix);
+            this.publish(undefined, true);
+          },
+          onListed: (ix) => {
+            if (!next.includes(ix)) next.push(ix);
+            this.absorb(ix);
+            this.publish(undefined, true);
+          },
+        });
+        if (!next.includes(index)) next.push(index);
+        for (const issue of index.issues) {
+          if (issue.code === 'unreadableFolder' || issue.code === 'symlinkLoop') errors.push(`${issue.path}: ${issue.reason}`);
+        }
+        this.absorb(index);
+      }
+    } finally {
+      this.building = false;
+    }
+    this.errors = errors;
+    for (const e of errors) getLog().warn(`Scan: ${e}`);
+    const imageCount = next.reduce((n, i) => n + i.imageCount, 0);
+    getLog().info(`Indexed ${roots.length} folder(s) in ${Date.now() - started} ms: ${this.scans.size} image folder(s), ${imageCount} image(s)`);
+    this.publish(undefined, false);
+    this.recordMtimes();
+    if (this.pending.size > 0) await this.flush();
+  }
+
+  /**
+   * Takes an index's new folders into the scan map (the first index that reaches a folder wins).
+   * A listed folder's scan is final (names and sidecars), so folders already taken are skipped.
+   */
+  private absorb(index: DatasetIndex): void {
+    for (const f of index.folders()) {
+      if (!this.scans.has(f.path)) this.scans.set(f.path, index.folderScan(f));
+    }
+  }
+
+  /**
+   * A safety net for file watchers that miss events (network drives, some remote setups): one
+   * `stat` per shown folder (and its dataset folder); only folders whose listing differs from the
+   * index are applied, as deltas. Never a rescan.
+   */
+  async reconcile(): Promise<void> {
+    if (this.building || this.running) return;
+    const dirs = new Set<string>([...this.scans.keys(), ...this.snapshot.groups.map((g) => g.path), ...this.indexes.map((i) => i.root)]);
+    const changes: string[] = [];
+    for (const dir of dirs) {
+      let mtime: number;
       try {
-        const r = await scanDataset(root, { depth, exclude, sidecarExtensions });
-        folders.push(...r.folders);
-        for (const e of r.errors) errors.push(`${e.path}: ${e.message}`);
-      } catch (e) {
-        const msg = e instanceof ScanRootError ? e.message : `${root}: ${(e as Error).message}`;
-        errors.push(msg);
+        mtime = (await fs.promises.stat(dir)).mtimeMs;
+      } catch {
+        if (this.scans.has(dir)) changes.push(dir);
+        continue;
+      }
+      const seen = this.mtimes.get(dir);
+      this.mtimes.set(dir, mtime);
+      if (seen === undefined || seen === mtime) continue;
+      let names: fs.Dirent[];
+      try {
+        names = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      const scan = this.scans.get(dir);
+      const known = new Set<string>();
+      if (scan) {
+        for (const i of scan.images) {
+          known.add(i.name);
+          for (const s of Object.values(i.sidecars)) known.add(s);
+        }
+        for (const i of scan.ignored) known.add(i.name);
+        for (const o of scan.orphanSidecars) known.add(o);
+      }
+      const present = new Set<string>();
+      for (const d of names) {
+        const p = path.join(dir, d.name);
+        present.add(d.name);
+        if (d.isDirectory()) {
+          if (!this.scans.has(p) && !d.name.startsWith('.')) changes.push(p);
+        } else if (!known.has(d.name)) changes.push(p);
+      }
+      for (const n of known) if (!present.has(n)) changes.push(path.join(dir, n));
+    }
+    if (changes.length) {
+      getLog().info(`Found ${changes.length} change(s) the file watcher did not report; applying them`);
+      await this.applyChanges(changes);
+    }
+  }
+
+  private recordMtimes(): void {
+    this.mtimes.clear();
+    for (const dir of new Set<string>([...this.scans.keys(), ...this.snapshot.groups.map((g) => g.path), ...this.indexes.map((i) => i.root)])) {
+      try {
+        this.mtimes.set(dir, fs.statSync(dir).mtimeMs);
+      } catch {
+        // gone: reconcile notices
       }
     }
-    // the same folder can be reached from a workspace folder and from an extra folder
-    const unique = new Map(folders.map((f) => [f.path, f]));
-    let imageCount = 0;
-    for (const f of unique.values()) imageCount += f.images.length;
-    this.snapshot = {
-      groups: groupDatasets([...unique.values()]),
-      errors,
-      scannedAt: Date.now(),
-    };
-    for (const e of errors) getLog().warn(`Scan: ${e}`);
-    getLog().info(
-      `Scanned ${roots.length} folder(s) in ${Date.now() - started} ms: ` +
-        `${unique.size} image folder(s), ${imageCount} image(s)`,
-    );
-    this.changed.fire(this.snapshot);
+  }
+
+  private async rediscover(): Promise<void> {
+    const before = JSON.stringify(this.discoveredRoots);
+    await this.discover();
+    if (JSON.stringify(this.discoveredRoots) !== before) await this.refresh();
+    else this.publish({ folders: [], images: [], structure: true }, this.building);
+  }
+
+  /** Reads the workspace's training and dataset configs (and the metadata files they name). */
+  private async discover(): Promise<void> {
+    const discovered: DiscoveredDataset[] = [];
+    const origins = new Map<string, DatasetOrigin>();
+    const metadata = new Map<string, MetadataKeySummary | { error: string }>();
+    const configErrors: string[] = [];
+    const extraRoots: Root[] = [];
+    try {
+      const cfg = vscode.workspace.getConfiguration(Settings.section);
+      const exclude = cfg.get<string[]>(Settings.exclude, []);
+      const excludeGlob = exclude.length ? `**/{${exclude.join(',')}}/**` : undefined;
+      const files = await vscode.workspace.findFiles('**/*.toml', excludeGlob, 500);
+      const training: TrainingConfigRefs[] = [];
+      const datasetConfigs: Array<{ file: string; text: string; baseDir: string }> = [];
+      for (const uri of files.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
+        let text: string;
+        try {
+          text = await fs.promises.readFile(uri.fsPath, 'utf8');
+        } catch (e) {
+          configErrors.push(`${uri.fsPath}: ${(e as Error).message}`);
+          continue;
+        }
+        const baseDir = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+        const kind = detectConfigKind(uri.fsPath, text);
+        if (kind === 'training') training.push(readTrainingConfigRefs(text, uri.fsPath, baseDir));
+        else if (kind === 'dataset') datasetConfigs.push({ file: uri.fsPath, text, baseDir });
+      }
+      // dataset configs a training config names but that the search did not find (outside the workspace)
+      for (const t of training) {
+        if (t.datasetConfig && !datasetConfigs.some((d) => d.file === t.datasetConfig)) {
+          try {
+            datasetConfigs.push({ file: t.datasetConfig, text: await fs.promises.readFile(t.datasetConfig, 'utf8'), baseDir: path.dirname(t.file) });
+          } catch (e) {
+            configErrors.push(`${path.basename(t.file)} names the dataset config ${t.datasetConfig}, which cannot be read: ${(e as Error).message}`);
+          }
+        }
+      }
+      for (const t of training) {
+        for (const d of datasetsOfTrainingConfig(t)) {
+          const sub = d.subsets[0];
+          if (d.style === 'dreambooth' && sub?.imageDir) {
+            if (!origins.has(sub.imageDir)) {
+              origins.set(sub.imageDir, {
+                file: t.file,
+                option: d.label as 'train_data_dir' | 'reg_data_dir',
+                bucket: sub.bucket,
+                ...(sub.values.resolution ? { resolution: sub.values.resolution } : {}),
+                ...(t.defaults.captionExtension ? { captionExtension: t.defaults.captionExtension } : {}),
+              });
+            }
+            extraRoots.push({ root: sub.imageDir, depth: 1 });
+          } else discovered.push(d);
+        }
+      }
+      for (const dc of datasetConfigs) {
+        const user = training.find((t) => t.datasetConfig === dc.file);
+        const r = readDatasetConfig(dc.text, dc.file, dc.baseDir, user?.defaults);
+        if (r.error) configErrors.push(r.error);
+        discovered.push(...r.datasets);
+      }
+      for (const d of discovered) {
+        for (const s of d.subsets) {
+          if (s.imageDir) extraRoots.push({ root: s.imageDir, depth: 0 });
+          if (s.metadataFile && !metadata.has(s.metadataFile)) {
+            const m = await readMetadata(s.metadataFile);
+            if (!m.ok) metadata.set(s.metadataFile, { error: m.error });
+            else {
+              const keys = resolveMetadataKeys(m.metadata.keys(), s.imageDir, (p) => isFileSync(p));
+              metadata.set(s.metadataFile, summariseMetadataKeys(keys));
+            }
+          }
+        }
+      }
+    } catch (e) {
+      configErrors.push(`Looking for training configs failed: ${(e as Error).message}`);
+    }
+    for (const e of configErrors) getLog().warn(`Configs: ${e}`);
+    this.discovery = { discovered, origins, metadata, configErrors };
+    this.discoveredRoots = extraRoots.filter((r) => isDirSync(r.root));
+  }
+}
+
+function emptySnapshot(): DatasetsSnapshot {
+  return { groups: [], errors: [], scannedAt: 0, discovered: [], origins: new Map(), metadata: new Map(), configErrors: [], indexing: false };
+}
+
+/** `p` is `dir` or below it. */
+export function isInside(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+function relDepth(from: string, to: string): number {
+  const rel = path.relative(from, to);
+  return rel === '' ? 0 : rel.split(path.sep).length;
+}
+
+function isFileSync(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDirSync(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
