@@ -13,6 +13,8 @@ import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
+import { registerImageAudit, type ImageAuditFeature } from './features/imageAudit';
+import { registerBuckets, type BucketsFeature } from './features/buckets';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -25,6 +27,8 @@ export interface LoraWorkbenchApi {
   readonly nativeModulesAtActivation: readonly string[];
   readonly datasets: DatasetsFeature['model'];
   readonly training: TrainingFeature;
+  readonly imageAudit: ImageAuditFeature;
+  readonly buckets: BucketsFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -43,6 +47,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
+    const imageAudit = registerImageAudit(context, datasets.model);
+    const buckets = registerBuckets(context.subscriptions, datasets.model, imageAudit);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -57,6 +63,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       nativeModulesAtActivation,
       datasets: datasets.model,
       training,
+      imageAudit,
+      buckets,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {
