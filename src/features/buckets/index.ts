@@ -155,12 +155,14 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         const repeats = f.concept.ok ? f.concept.repeats : 1;
         for (const i of f.images) {
           const file = path.join(f.path, i.name);
-          const h = this.audit.session.image(file)?.header;
-          if (!h?.width || !h.height) {
+          const rec = this.audit.session.image(file);
+          if (!rec) {
+            // not read yet: counted, not bucketed
             missingSizes++;
             continue;
           }
-          inputs.push({ file, width: h.width, height: h.height, repeats, isReg });
+          // read but without a size (empty, damaged…): computeBuckets lists it as unbucketable
+          inputs.push({ file, width: rec.header.width ?? 0, height: rec.header.height ?? 0, repeats, isReg });
         }
       }
     }
@@ -227,7 +229,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
       for (const p of node.run.configProblems) notes.push({ type: 'note', text: p, icon: 'warning' });
       for (const w of r.warnings) {
         if (w.code === 'settings') notes.push({ type: 'note', text: w.message, icon: 'info' });
-        else if (w.code === 'unbucketable') notes.push({ type: 'note', text: `${w.files?.length ?? 0} image(s) without a readable size are left out`, tooltip: w.files?.join('\n'), icon: 'warning' });
+        else if (w.code === 'unbucketable') notes.push({ type: 'note', text: `${w.files?.length ?? 0} image(s) without a readable size are left out (see the Problems panel)`, tooltip: w.files?.join('\n'), icon: 'warning' });
       }
       const small = r.warnings.filter((w) => w.code === 'smallBucket');
       if (small.length) {

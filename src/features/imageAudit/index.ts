@@ -5,10 +5,11 @@
  * from hashes in memory) and published as diagnostics on the image files (stray captions on the
  * caption file). Fixes: see ./fixes.ts.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AuditSession, rateProblems, type RatedProblem, type RuleSettings } from '../../core/dataset/auditSession';
-import type { AuditOptions } from '../../core/dataset/audit';
+import type { AuditOptions, AuditProblem } from '../../core/dataset/audit';
 import type { AuditWorkerProgress } from '../../core/dataset/imageAuditProtocol';
 import type { FolderScan } from '../../core/dataset/scan';
 import { normaliseSidecarExtension } from '../../core/dataset/images';
@@ -260,8 +261,21 @@ class ImageAudit extends Disposable implements ImageAuditFeature {
     getLog().info(`Image audit: ${this.session.imageCount} image(s), ${newFolders.length} folder(s) and ${files.length} file(s) read, in ${Date.now() - started} ms`);
   }
 
+  /** Folders the Datasets scan could not read ("<path>: <reason>"), as problems on the folder. */
+  private scanErrorProblems(): AuditProblem[] {
+    const out: AuditProblem[] = [];
+    for (const e of this.model.current.errors) {
+      // the path is the longest prefix before ': ' that exists
+      let cut = -1;
+      for (let i = e.indexOf(': '); i > 0; i = e.indexOf(': ', i + 1)) if (existsSync(e.slice(0, i))) cut = i;
+      if (cut < 0) continue;
+      out.push({ file: e.slice(0, cut), code: 'unreadable', severity: 'error', message: `The folder cannot be read (${e.slice(cut + 2)}): its images are left out.` });
+    }
+    return out;
+  }
+
   private publish(): void {
-    const problems = this.settings.enabled ? rateProblems(this.session.problems(), this.settings.rules) : [];
+    const problems = this.settings.enabled ? rateProblems([...this.session.problems(), ...this.scanErrorProblems()], this.settings.rules) : [];
     const byFile = new Map<string, RatedProblem[]>();
     for (const p of problems) {
       const f = path.resolve(p.file);
