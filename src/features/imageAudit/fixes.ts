@@ -123,7 +123,9 @@ export function registerImageFixes(context: vscode.ExtensionContext, audit: Imag
   };
 
   context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.fixImageProblem, async (arg?: unknown, kind?: FixKind): Promise<boolean> => {
+    // (menus pass a second argument of their own: the selection, or the editor group)
+    vscode.commands.registerCommand(Commands.fixImageProblem, async (arg?: unknown, second?: unknown): Promise<boolean> => {
+      const kind = typeof second === 'string' ? (second as FixKind) : undefined;
       let file = targetFile(arg);
       if (!file || fixChoices(file, audit.problemsOf(file)).length === 0) {
         // nothing fixable here: every fixable problem of the workspace
