@@ -201,7 +201,20 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         item.description = `${row.images} image${row.images === 1 ? '' : 's'} · ${row.samples} with repeats · ${row.batches} batch${row.batches === 1 ? '' : 'es'}`;
         const warn = run.report.warnings.find((w) => w.code === 'smallBucket' && w.reso?.[0] === row.reso[0] && w.reso?.[1] === row.reso[1]);
         item.iconPath = new vscode.ThemeIcon(small ? 'warning' : 'layers', small ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
-        item.tooltip = small && warn ? `Fewer images than the batch size (${run.report.batchSize}): ${warn.files?.map((f) => path.basename(f)).join(', ')}` : `${row.images} images, ${row.samples} samples per epoch with repeats`;
+        // per concept folder: images and samples (reg images with their round-robin repeats)
+        const perFolder = new Map<string, { images: number; samples: number; reg: boolean }>();
+        const inRow = new Set(row.files);
+        for (const img of run.report.images) {
+          if (!inRow.has(img.file)) continue;
+          const k = path.basename(path.dirname(img.file));
+          const e = perFolder.get(k) ?? { images: 0, samples: 0, reg: img.isReg };
+          e.images++;
+          e.samples += img.repeats;
+          perFolder.set(k, e);
+        }
+        const lines = [...perFolder].map(([k, e]) => `${k}${e.reg ? ' (reg)' : ''}: ${e.images} image${e.images === 1 ? '' : 's'}, ${e.samples} with repeats`);
+        const head = small && warn ? `Fewer images than the batch size (${run.report.batchSize}): ${warn.files?.map((f) => path.basename(f)).join(', ')}` : `${row.images} images, ${row.samples} samples per epoch with repeats`;
+        item.tooltip = [head, ...lines].join('\n');
         item.contextValue = small ? 'bucket.small' : 'bucket';
         item.id = `bucket:${run.label}:${row.reso[0]}x${row.reso[1]}`;
         return item;
