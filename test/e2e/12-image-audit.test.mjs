@@ -108,12 +108,8 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
     await filter.fill('**/audit-e2e/**');
     await markers.filter({ hasText: '0 empty.png' }).first().waitFor({ timeout: 15_000 });
     await markers.filter({ hasText: 'not an image.png' }).first().waitFor({ timeout: 15_000 });
-    // a taller panel for the screenshot (restored below)
-    const maximize = page.locator('.part.panel .title-actions .action-label[aria-label^="Maximize Panel"]').first();
-    const maximized = await maximize.click({ timeout: 5_000 }).then(() => true, () => false);
     await page.mouse.move(700, 200);
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems')}`);
-    if (maximized) await page.locator('.part.panel .title-actions .action-label[aria-label^="Restore Panel"]').first().click({ timeout: 5_000 }).catch(() => {});
     await filter.fill('');
   } catch (e) {
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems-failure')}`);
