@@ -36,11 +36,19 @@ export const Commands = {
   deleteImage: 'loraWorkbench.datasets.deleteImage',
   changeRepeats: 'loraWorkbench.datasets.changeRepeats',
   newConceptFolder: 'loraWorkbench.datasets.newConceptFolder',
+  // --- image audit and buckets (src/features/imageAudit, src/features/buckets) ---
+  runImageAudit: 'loraWorkbench.runImageAudit',
+  fixImageProblem: 'loraWorkbench.fixImageProblem',
+  undoImageFix: 'loraWorkbench.undoImageFix',
+  refreshBuckets: 'loraWorkbench.refreshBuckets',
+  /** internal: a file row of the Buckets view */
+  openBucketImage: 'loraWorkbench.buckets.openImage',
 } as const;
 
 export const Views = {
   container: 'loraWorkbench',
   datasets: 'loraWorkbench.datasets',
+  buckets: 'loraWorkbench.buckets',
 } as const;
 
 export const Languages = {
@@ -93,6 +101,16 @@ export const Settings = {
   trainingAccelerateConfig: 'training.accelerateConfig',
   trainingEnv: 'training.env',
   trainingStopTimeout: 'training.stopTimeout',
+  // --- image audit and buckets ---
+  imageAuditEnabled: 'imageAudit.enabled',
+  imageAuditRules: 'imageAudit.rules',
+  imageAuditResolution: 'imageAudit.resolution',
+  imageAuditTooSmall: 'imageAudit.tooSmallFraction',
+  imageAuditLowQuality: 'imageAudit.lowQualityBytesPerPixel',
+  imageAuditNearDuplicates: 'imageAudit.nearDuplicates',
+  imageAuditNearDistance: 'imageAudit.nearDuplicateDistance',
+  bucketsResolution: 'buckets.resolution',
+  bucketsBatchSize: 'buckets.batchSize',
 } as const;
 
 

@@ -14,6 +14,8 @@ import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
 import { registerSdScripts, type SdScriptsFeature } from './features/sdScripts';
+import { registerImageAudit, type ImageAuditFeature } from './features/imageAudit';
+import { registerBuckets, type BucketsFeature } from './features/buckets';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -28,6 +30,8 @@ export interface LoraWorkbenchApi {
   readonly training: TrainingFeature;
   /** sd-scripts' dataset scripts as tasks (BLIP, GIT, WD14, prepare_buckets_latents) */
   readonly sdScripts: SdScriptsFeature;
+  readonly imageAudit: ImageAuditFeature;
+  readonly buckets: BucketsFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -47,6 +51,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
     const sdScripts = registerSdScripts(context, datasets.model, training);
+    const imageAudit = registerImageAudit(context, datasets.model);
+    const buckets = registerBuckets(context.subscriptions, datasets.model, imageAudit);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -62,6 +68,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       datasets: datasets.model,
       training,
       sdScripts,
+      imageAudit,
+      buckets,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {

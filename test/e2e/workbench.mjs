@@ -49,7 +49,8 @@ export async function screenshot(page, name) {
 
 /**
  * Clicks our activity-bar entry and returns the side bar showing our container. (With one view in
- * the container VS Code hides the view's own header and titles the side bar "LORA WORKBENCH: DATASETS".)
+ * the container VS Code hides the view's own header and titles the side bar "LORA WORKBENCH: DATASETS";
+ * with more views each has its own pane header.)
  */
 export async function openLoraContainer(page) {
   const item = page.locator('.activitybar .action-item [aria-label^="LoRA Workbench"]').first();
@@ -58,8 +59,9 @@ export async function openLoraContainer(page) {
   const ours = sidebar.locator('[id="workbench.view.extension.loraWorkbench"]');
   if (!(await ours.isVisible().catch(() => false))) await item.click();
   await ours.waitFor({ state: 'visible', timeout: 30_000 });
-  const title = sidebar.locator('.composite.title .title-label');
-  await title.filter({ hasText: /datasets/i }).waitFor({ timeout: 30_000 });
+  // one view: the side bar title names it; several views (Datasets, Buckets…): each has a pane header
+  const title = sidebar.locator('.composite.title .title-label, .pane-header .title');
+  await title.filter({ hasText: /datasets/i }).first().waitFor({ timeout: 30_000 });
   return ours;
 }
 

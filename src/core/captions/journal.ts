@@ -229,6 +229,8 @@ export interface ApplyOptions {
    * (no roll-back, the batch stays 'pending').
    */
   simulateCrashAfter?: number;
+  /** The files are not text (images fixed by the image audit): skip the UTF-8 check. */
+  binary?: boolean;
   /** Test hook: called before each file is written; a throw is a failed write. */
   beforeWrite?: (file: string, index: number) => void;
 }
@@ -373,7 +375,7 @@ export class Journal {
         return { skip: `cannot be read: ${(e as Error).message}` };
       }
       if (!equalBytes(current, change.oldBytes)) return { skip: 'changed on disk since the preview: left untouched' };
-      if (current !== null && !isUtf8(current)) return { skip: 'not UTF-8: left untouched' };
+      if (current !== null && !options.binary && !isUtf8(current)) return { skip: 'not UTF-8: left untouched' };
       if (mode !== null && (mode & 0o200) === 0) return { skip: 'read-only: left untouched' };
       if (equalBytes(current, change.newBytes)) return { same: true };
       return { change: { ...change, file }, mode };

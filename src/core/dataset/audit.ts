@@ -313,12 +313,13 @@ export async function hashSizeCollisions(images: AuditImage[], concurrency = 8):
   const bySize = new Map<number, AuditImage[]>();
   for (const i of images) {
     const s = i.header.fileSize;
-    if (!s || i.contentHash) continue;
+    if (!s) continue;
     const g = bySize.get(s);
     if (g) g.push(i);
     else bySize.set(s, [i]);
   }
-  const todo = [...bySize.values()].filter((g) => g.length > 1).flat();
+  // a group may mix hashed files with new ones (after a change): hash only the new ones
+  const todo = [...bySize.values()].filter((g) => g.length > 1).flat().filter((i) => !i.contentHash);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < todo.length) {

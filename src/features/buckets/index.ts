@@ -1,0 +1,288 @@
+/**
+ * The Buckets view: for each dataset, sd-scripts' buckets (src/core/dataset/buckets.ts) with their
+ * image counts, count × repeats and batches, the images in each (original → resized size),
+ * buckets with fewer images than the batch size, and steps per epoch. Settings come from the
+ * training config that names the dataset (train_data_dir / reg_data_dir), else from the
+ * `loraWorkbench.buckets.*` settings. Image sizes come from the image audit's header reads.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport, type BucketRow, type BucketRunOptions } from '../../core/dataset/buckets';
+import { bucketsFromTrainingConfig, candidateDirs, describeBucketOptions } from '../../core/dataset/bucketConfig';
+import type { DatasetGroup } from '../../core/dataset/groups';
+import { detectConfigKind } from '../../core/config';
+import { parseResolutionString } from '../../core/config/training';
+import { Commands, Settings, Views } from '../../constants';
+import { Disposable } from '../../platform/dispose';
+import { getLog } from '../../platform/log';
+import type { DatasetsModel } from '../datasetsView/model';
+import type { ImageAuditFeature } from '../imageAudit';
+
+interface Run {
+  label: string;
+  /** the training config the settings come from, if any */
+  config?: string;
+  groups: DatasetGroup[];
+  options: BucketRunOptions;
+  report: BucketReport;
+  missingSizes: number;
+  configProblems: string[];
+}
+
+export type BucketNode =
+  | { type: 'run'; run: Run }
+  | { type: 'note'; text: string; tooltip?: string; icon: string }
+  | { type: 'bucket'; run: Run; row: BucketRow }
+  | { type: 'file'; run: Run; file: string };
+
+interface TrainingConfigInfo {
+  file: string;
+  text: string;
+}
+
+const CONFIG_EXCLUDE = '{**/node_modules/**,**/.git/**,**/venv/**,**/.venv/**}';
+
+class BucketsProvider extends Disposable implements vscode.TreeDataProvider<BucketNode> {
+  private readonly changed = this.register(new vscode.EventEmitter<BucketNode | undefined>());
+  readonly onDidChangeTreeData = this.changed.event;
+  runs: Run[] = [];
+  private configs: Promise<TrainingConfigInfo[]> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly built = this.register(new vscode.EventEmitter<void>());
+  readonly onDidBuild = this.built.event;
+
+  constructor(
+    private readonly model: DatasetsModel,
+    private readonly audit: ImageAuditFeature,
+  ) {
+    super();
+    this.register(model.onDidChange(() => this.schedule()));
+    this.register(audit.onDidUpdate(() => this.schedule()));
+    const w = this.register(vscode.workspace.createFileSystemWatcher('**/*.toml'));
+    const reload = (): void => {
+      this.configs = undefined;
+      this.schedule();
+    };
+    this.register(w.onDidChange(reload));
+    this.register(w.onDidCreate(reload));
+    this.register(w.onDidDelete(reload));
+    this.register(vscode.workspace.onDidSaveTextDocument((d) => d.fileName.endsWith('.toml') && reload()));
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(`${Settings.section}.buckets`)) this.schedule();
+      }),
+    );
+    this.register({ dispose: () => clearTimeout(this.timer) });
+  }
+
+  reload(): Promise<void> {
+    this.configs = undefined;
+    return this.rebuild();
+  }
+
+  schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.rebuild(), 100);
+  }
+
+  private findConfigs(): Promise<TrainingConfigInfo[]> {
+    this.configs ??= (async () => {
+      const out: TrainingConfigInfo[] = [];
+      try {
+        const files = await vscode.workspace.findFiles('**/*.toml', CONFIG_EXCLUDE, 300);
+        files.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+        for (const f of files) {
+          if (f.scheme !== 'file') continue;
+          try {
+            const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(f));
+            if (detectConfigKind(f.fsPath, text) === 'training') out.push({ file: f.fsPath, text });
+          } catch {
+            // unreadable config: not a source of settings
+          }
+        }
+      } catch (e) {
+        getLog().warn(`Buckets: could not list training configs: ${(e as Error).message}`);
+      }
+      return out;
+    })();
+    return this.configs;
+  }
+
+  async rebuild(): Promise<void> {
+    const groups = this.model.current.groups;
+    const roots = (vscode.workspace.workspaceFolders ?? []).filter((w) => w.uri.scheme === 'file').map((w) => w.uri.fsPath);
+    const cfg = vscode.workspace.getConfiguration(Settings.section);
+    const sdScripts = cfg.get<string>(Settings.trainingSdScripts, '');
+    if (sdScripts) roots.push(sdScripts);
+    const byPath = new Map(groups.map((g) => [path.resolve(g.path), g]));
+    const used = new Set<DatasetGroup>();
+    const runs: Run[] = [];
+    for (const c of await this.findConfigs()) {
+      const t = bucketsFromTrainingConfig(c.text);
+      const find = (dir: string | undefined): DatasetGroup | undefined =>
+        dir ? candidateDirs(dir, c.file, roots).map((d) => byPath.get(d)).find((g) => g !== undefined) : undefined;
+      const train = find(t.trainDataDir);
+      if (!train) continue;
+      const reg = find(t.regDataDir);
+      used.add(train);
+      if (reg) used.add(reg);
+      runs.push(this.makeRun(vscode.workspace.asRelativePath(c.file), [train, ...(reg ? [reg] : [])], reg, t.options, c.file, t.problems));
+    }
+    const reso = parseResolutionString(cfg.get<string>(Settings.bucketsResolution, '1024,1024')) ?? [1024, 1024];
+    const defaults: BucketRunOptions = {
+      resolution: reso,
+      enableBucket: true,
+      minBucketReso: BUCKET_DEFAULTS.minBucketReso,
+      maxBucketReso: Math.max(BUCKET_DEFAULTS.maxBucketReso, reso[0], reso[1]),
+      bucketResoSteps: BUCKET_DEFAULTS.bucketResoSteps,
+      batchSize: Math.max(1, cfg.get<number>(Settings.bucketsBatchSize, 1)),
+    };
+    for (const g of groups) {
+      if (!used.has(g)) runs.push(this.makeRun(vscode.workspace.asRelativePath(g.path), [g], undefined, defaults, undefined, []));
+    }
+    this.runs = runs;
+    this.changed.fire(undefined);
+    this.built.fire();
+  }
+
+  private makeRun(label: string, groups: DatasetGroup[], reg: DatasetGroup | undefined, options: BucketRunOptions, config: string | undefined, configProblems: string[]): Run {
+    const inputs: BucketInputImage[] = [];
+    let missingSizes = 0;
+    for (const g of groups) {
+      const isReg = g === reg;
+      const folders = g.kind === 'kohyaFolder' ? g.folders.filter((f) => f.concept.ok) : g.folders;
+      for (const f of folders) {
+        const repeats = f.concept.ok ? f.concept.repeats : 1;
+        for (const i of f.images) {
+          const file = path.join(f.path, i.name);
+          const rec = this.audit.session.image(file);
+          if (!rec) {
+            // not read yet: counted, not bucketed
+            missingSizes++;
+            continue;
+          }
+          // read but without a size (empty, damaged…): computeBuckets lists it as unbucketable
+          inputs.push({ file, width: rec.header.width ?? 0, height: rec.header.height ?? 0, repeats, isReg });
+        }
+      }
+    }
+    const report = computeBuckets(inputs, options);
+    const run: Run = { label, groups, options, report, missingSizes, configProblems };
+    if (config) run.config = config;
+    return run;
+  }
+
+  getTreeItem(node: BucketNode): vscode.TreeItem {
+    switch (node.type) {
+      case 'run': {
+        const r = node.run.report;
+        const item = new vscode.TreeItem(node.run.label, vscode.TreeItemCollapsibleState.Expanded);
+        item.description = `${r.stepsPerEpoch} steps/epoch · ${describeBucketOptions(node.run.options)}`;
+        const md = new vscode.MarkdownString();
+        md.appendMarkdown(`**${node.run.label}**\n\n`);
+        md.appendText(`${node.run.config ? 'Settings from this training config' : 'No training config names this dataset: settings from loraWorkbench.buckets.*'}\n`);
+        md.appendText(`${describeBucketOptions(node.run.options)}\n${r.images.length} images in ${r.buckets.length} buckets, ${r.batchesPerEpoch} batches and ${r.stepsPerEpoch} optimizer steps per epoch.`);
+        item.tooltip = md;
+        item.iconPath = new vscode.ThemeIcon(node.run.config ? 'settings-gear' : 'database');
+        item.contextValue = 'bucketRun';
+        item.id = `run:${node.run.label}`;
+        return item;
+      }
+      case 'note': {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon(node.icon);
+        if (node.tooltip) item.tooltip = node.tooltip;
+        return item;
+      }
+      case 'bucket': {
+        const { row, run } = node;
+        const small = row.images < run.report.batchSize;
+        const item = new vscode.TreeItem(`${row.reso[0]}×${row.reso[1]}`, vscode.TreeItemCollapsibleState.Collapsed);
+        item.description = `${row.images} image${row.images === 1 ? '' : 's'} · ${row.samples} with repeats · ${row.batches} batch${row.batches === 1 ? '' : 'es'}`;
+        const warn = run.report.warnings.find((w) => w.code === 'smallBucket' && w.reso?.[0] === row.reso[0] && w.reso?.[1] === row.reso[1]);
+        item.iconPath = new vscode.ThemeIcon(small ? 'warning' : 'layers', small ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
+        // per concept folder: images and samples (reg images with their round-robin repeats)
+        const perFolder = new Map<string, { images: number; samples: number; reg: boolean }>();
+        const inRow = new Set(row.files);
+        for (const img of run.report.images) {
+          if (!inRow.has(img.file)) continue;
+          const k = path.basename(path.dirname(img.file));
+          const e = perFolder.get(k) ?? { images: 0, samples: 0, reg: img.isReg };
+          e.images++;
+          e.samples += img.repeats;
+          perFolder.set(k, e);
+        }
+        const lines = [...perFolder].map(([k, e]) => `${k}${e.reg ? ' (reg)' : ''}: ${e.images} image${e.images === 1 ? '' : 's'}, ${e.samples} with repeats`);
+        const head = small && warn ? `Fewer images than the batch size (${run.report.batchSize}): ${warn.files?.map((f) => path.basename(f)).join(', ')}` : `${row.images} images, ${row.samples} samples per epoch with repeats`;
+        item.tooltip = [head, ...lines].join('\n');
+        item.contextValue = small ? 'bucket.small' : 'bucket';
+        item.id = `bucket:${run.label}:${row.reso[0]}x${row.reso[1]}`;
+        return item;
+      }
+      case 'file': {
+        const img = node.run.report.images.find((i) => i.file === node.file);
+        const item = new vscode.TreeItem(path.basename(node.file), vscode.TreeItemCollapsibleState.None);
+        if (img) item.description = `${img.width}×${img.height} → ${img.resized[0]}×${img.resized[1]}${img.repeats !== 1 ? ` · ×${img.repeats}` : ''}${img.isReg ? ' · reg' : ''}`;
+        item.tooltip = node.file;
+        item.resourceUri = vscode.Uri.file(node.file);
+        item.command = { command: Commands.openBucketImage, title: 'Open Image', arguments: [node.file] };
+        item.contextValue = 'bucketImage';
+        item.id = `file:${node.run.label}:${node.file}`;
+        return item;
+      }
+    }
+  }
+
+  getChildren(node?: BucketNode): BucketNode[] {
+    if (!node) return this.runs.map((run) => ({ type: 'run', run }));
+    if (node.type === 'run') {
+      const r = node.run.report;
+      const notes: BucketNode[] = [];
+      for (const e of r.errors) notes.push({ type: 'note', text: `sd-scripts stops: ${e}`, icon: 'error' });
+      for (const p of node.run.configProblems) notes.push({ type: 'note', text: p, icon: 'warning' });
+      for (const w of r.warnings) {
+        if (w.code === 'settings') notes.push({ type: 'note', text: w.message, icon: 'info' });
+        else if (w.code === 'unbucketable') notes.push({ type: 'note', text: `${w.files?.length ?? 0} image(s) without a readable size are left out (see the Problems panel)`, tooltip: w.files?.join('\n'), icon: 'warning' });
+      }
+      const small = r.warnings.filter((w) => w.code === 'smallBucket');
+      if (small.length) {
+        notes.push({
+          type: 'note',
+          text: `${small.length} bucket${small.length === 1 ? ' has' : 's have'} fewer images than the batch size ${r.batchSize}`,
+          tooltip: small.map((w) => w.message).join('\n'),
+          icon: 'warning',
+        });
+      }
+      if (node.run.missingSizes) notes.push({ type: 'note', text: `${node.run.missingSizes} image(s) without a size yet (the image audit reads them)`, icon: 'loading~spin' });
+      return [...notes, ...r.buckets.map((row): BucketNode => ({ type: 'bucket', run: node.run, row }))];
+    }
+    if (node.type === 'bucket') return node.row.files.map((file): BucketNode => ({ type: 'file', run: node.run, file }));
+    return [];
+  }
+}
+
+export interface BucketsFeature {
+  readonly runs: () => ReadonlyArray<{ label: string; config?: string; report: BucketReport; description: string }>;
+  rebuild(): Promise<void>;
+}
+
+export function registerBuckets(subscriptions: vscode.Disposable[], model: DatasetsModel, audit: ImageAuditFeature): BucketsFeature {
+  const provider = new BucketsProvider(model, audit);
+  const view = vscode.window.createTreeView(Views.buckets, { treeDataProvider: provider, showCollapseAll: true });
+  subscriptions.push(
+    provider,
+    view,
+    provider.onDidBuild(() => {
+      const first = provider.runs[0];
+      view.description = first ? `${describeBucketOptions(first.options)}${first.config ? ` (${path.basename(first.config)})` : ' (settings)'}` : undefined;
+      view.message = provider.runs.length ? undefined : 'No dataset found in this workspace.';
+    }),
+    vscode.commands.registerCommand(Commands.refreshBuckets, () => provider.reload()),
+    vscode.commands.registerCommand(Commands.openBucketImage, (file: string) => vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file), { preview: true })),
+  );
+  void provider.rebuild();
+  return {
+    runs: () => provider.runs.map((r) => ({ label: r.label, ...(r.config ? { config: r.config } : {}), report: r.report, description: describeBucketOptions(r.options) })),
+    rebuild: () => provider.reload(),
+  };
+}

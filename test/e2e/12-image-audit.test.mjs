@@ -1,0 +1,121 @@
+// The image audit in the Problems panel on a generated bad-image folder, and the Buckets view on
+// the sample dataset, in a real VS Code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
+import { makeBadImageFolder } from '../fixtures/audit-images/badFolder.mjs';
+
+const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'audit-images');
+
+/** Hides the bottom panel if it is open (the in-host suite leaves a terminal there). */
+async function hidePanel(page) {
+  if (await page.locator('.part.panel').isVisible().catch(() => false)) await page.keyboard.press('Control+J');
+}
+
+/** Drags the side bar's right edge by `dx` pixels. */
+async function widenSidebar(page, dx) {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  const x = box.x + box.width + 1;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + dx / 2, y, { steps: 4 });
+  await page.mouse.move(x + dx, y, { steps: 4 });
+  await page.mouse.up();
+}
+
+test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, async (t) => {
+  const { browser } = await openWorkbench();
+  await browser.close();
+  await waitFor(() => existsSync(env.results), 240_000, 'the in-host suite results');
+  const r = JSON.parse(readFileSync(env.results, 'utf8'));
+  const ours = r.tests.filter((x) => /^(image audit|Buckets view) /.test(x.fullTitle));
+  for (const x of ours) t.diagnostic(`${x.state} ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
+  assert.equal(ours.length, 5);
+  assert.deepEqual(ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`), []);
+});
+
+test('the Buckets view shows the sample dataset as its training config buckets it', { timeout: 180_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  let datasetsHeader;
+  try {
+    const view = await openLoraContainer(page);
+    await hidePanel(page);
+    await widenSidebar(page, 260);
+    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
+    await header.waitFor({ timeout: 30_000 });
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    // room for the buckets: fold the Datasets view while we look (unfolded again below)
+    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
+    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
+    const rows = pane.locator('.monaco-list-row');
+    const run = rows.filter({ hasText: 'config_file.toml' }).first();
+    await run.waitFor({ timeout: 60_000 });
+    assert.match(await run.innerText(), /35 steps\/epoch · 1024×1024 · bucketing off · batch 4/);
+    const bucket = rows.filter({ hasText: '1024×1024' }).filter({ hasText: 'images' }).first();
+    await bucket.waitFor({ timeout: 30_000 });
+    assert.match(await bucket.innerText(), /16 images · 140 with repeats · 35 batches/);
+    if ((await bucket.getAttribute('aria-expanded')) !== 'true') await clickRow(page, bucket);
+    const file = rows.filter({ hasText: '1.png' }).first();
+    await file.waitFor({ timeout: 15_000 });
+    assert.match(await file.innerText(), /512×704 → 1024×1408 · ×5/);
+    const title = await pane.locator('.pane-header').first().innerText();
+    assert.match(title, /1024×1024 · bucketing off · batch 4 \(config_file\.toml\)/);
+    await page.mouse.move(700, 450);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-view')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-view-failure')}`);
+    throw e;
+  } finally {
+    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
+    await widenSidebar(page, -260).catch(() => {});
+    await browser.close();
+  }
+});
+
+test('the Problems panel lists the audit problems of a bad-image folder', { timeout: 240_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  const parent = join(env.workspace, 'audit-e2e');
+  try {
+    // created after the in-host suite has finished with the workspace; the file watcher finds it
+    makeBadImageFolder(parent, FIXTURES);
+    await page.keyboard.press('Control+Shift+M');
+    const filter = page.getByPlaceholder(/^Filter \(e\.g\./).first();
+    await filter.waitFor({ timeout: 15_000 });
+    const markers = page.locator('.markers-panel .monaco-list-row');
+    // one distinctive message at a time, so that the row is in view
+    const checks = [
+      ['EXIF orientation 6', /rotated\.jpg|lwb\.exifOrientation/],
+      ['The file is empty (0 bytes)', /lwb\.emptyFile/],
+      ['not an image Pillow reads', /lwb\.notAnImage/],
+      ['looks cut short', /lwb\.truncated/],
+      ['CMYK JPEG', /lwb\.cmyk/],
+      ['The content is PNG but the name ends in .jpg', /lwb\.extensionMismatch/],
+      ['Same content as dup', /lwb\.duplicate/],
+      ['No image with this name', /lwb\.captionWithoutImage/],
+    ];
+    for (const [text, code] of checks) {
+      await filter.fill(text);
+      const row = markers.filter({ hasText: text }).first();
+      await row.waitFor({ timeout: 90_000 });
+      assert.match(await row.innerText(), code, text);
+    }
+    // the whole folder, errors first
+    await filter.fill('**/audit-e2e/**');
+    await markers.filter({ hasText: '0 empty.png' }).first().waitFor({ timeout: 15_000 });
+    await markers.filter({ hasText: 'not an image.png' }).first().waitFor({ timeout: 15_000 });
+    await page.mouse.move(700, 200);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems')}`);
+    await filter.fill('');
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems-failure')}`);
+    throw e;
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+    await browser.close();
+  }
+});
