@@ -19,6 +19,8 @@ export const Commands = {
   checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
   /** internal: the training status bar item */
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
+  // ---- gallery
+  openGallery: 'loraWorkbench.openGallery',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
