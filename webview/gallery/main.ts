@@ -82,6 +82,9 @@ app.setAttribute('aria-busy', 'true');
 interface Cell {
   el: HTMLElement;
   media: HTMLElement;
+  img: HTMLImageElement;
+  brokenTitle: HTMLElement;
+  reason: HTMLElement;
   name: HTMLElement;
   tags: HTMLElement;
   index: number;
@@ -95,7 +98,10 @@ function makeCell(): Cell {
   const tags = h('div', { class: 'tags' });
   const el = h('div', { class: 'cell', attrs: { role: 'gridcell' } }, media, name, tags);
   layer.append(el);
-  const cell: Cell = { el, media, name, tags, index: -1, key: '' };
+  const img = h('img', { attrs: { draggable: 'false', decoding: 'async' } });
+  const brokenTitle = h('div', { class: 'broken-title', text: 'Cannot show this image' });
+  const reason = h('div', { class: 'broken-reason' });
+  const cell: Cell = { el, media, img, brokenTitle, reason, name, tags, index: -1, key: '' };
   return cell;
 }
 
@@ -103,20 +109,31 @@ function fillMedia(cell: Cell, item: GalleryItem | undefined): void {
   const t = item ? thumbs.get(item.path) : undefined;
   const thumb = t?.thumb ?? item?.thumb;
   const error = t?.error ?? item?.error;
-  const key = item ? `${item.path}|${thumb ?? ''}|${error ?? ''}` : 'loading';
+  const state = thumb ? 'img' : error ? 'broken' : 'pending';
+  const key = `${state}|${thumb ?? error ?? ''}`;
   if (cell.media.dataset.key === key) return;
   cell.media.dataset.key = key;
-  cell.media.replaceChildren();
-  cell.media.className = 'media';
-  if (thumb) {
-    const img = h('img', { attrs: { src: thumb, alt: item?.name ?? '', draggable: 'false' } });
-    cell.media.append(img);
-  } else if (error) {
-    cell.media.classList.add('broken');
-    cell.media.append(h('div', { class: 'broken-title', text: 'Cannot show this image' }), h('div', { class: 'broken-reason', text: error }));
-    cell.media.title = error;
+  cell.media.className = state === 'img' ? 'media' : `media ${state}`;
+  if (state === 'img') {
+    // one <img> per cell, reused: only its source changes while scrolling
+    if (cell.reason.isConnected) cell.reason.remove();
+    if (cell.brokenTitle.isConnected) cell.brokenTitle.remove();
+    cell.img.src = thumb as string;
+    cell.img.alt = item?.name ?? '';
+    if (!cell.img.isConnected) cell.media.append(cell.img);
+    cell.media.removeAttribute('title');
   } else {
-    cell.media.classList.add('pending');
+    if (cell.img.isConnected) cell.img.remove();
+    cell.img.removeAttribute('src');
+    if (state === 'broken') {
+      cell.reason.textContent = error ?? '';
+      cell.media.append(cell.brokenTitle, cell.reason);
+      cell.media.title = error ?? '';
+    } else {
+      if (cell.reason.isConnected) cell.reason.remove();
+      if (cell.brokenTitle.isConnected) cell.brokenTitle.remove();
+      cell.media.removeAttribute('title');
+    }
   }
 }
 
@@ -162,6 +179,7 @@ function layout(): GridWindow {
 }
 
 let frame = 0;
+let appliedZoom = 0;
 function schedule(): void {
   if (!frame) frame = requestAnimationFrame(render);
 }
@@ -169,7 +187,10 @@ function schedule(): void {
 function render(): void {
   frame = 0;
   const { cw, ch } = sizes();
-  document.documentElement.style.setProperty('--cell', `${zoom}px`);
+  if (appliedZoom !== zoom) {
+    appliedZoom = zoom;
+    document.documentElement.style.setProperty('--cell', `${zoom}px`);
+  }
   win = layout();
   spacer.style.height = `${win.scrollHeight}px`;
   layer.style.transform = `translateY(${win.offsetY}px)`;
@@ -237,9 +258,14 @@ function sendVisible(): void {
 }
 
 // ---- state, counts, actions --------------------------------------------------------------------
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+/** Saves the view (for a reload) at most a few times a second, not on every scroll frame. */
 function saveState(): void {
-  const top = win ? win.start + (win.firstRow < win.rows ? 0 : 0) : 0;
-  setState<SavedState>({ root, query: queryInput.value, zoom, top: Math.max(0, top) });
+  if (saveTimer) return;
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    setState<SavedState>({ root, query: queryInput.value, zoom, top: win ? win.start + (win.firstRow > 0 ? win.columns : 0) : 0 });
+  }, 300);
 }
 
 function fmt(n: number): string {
@@ -444,7 +470,7 @@ connect((m: HostToWebview) => {
       else if (m.reason === 'open' && pendingTop !== undefined) {
         scroller.scrollTop = scrollTopFor(pendingTop, base);
         pendingTop = undefined;
-      } else if (m.reason === 'files') scroller.scrollTop = scrollTopFor(first, base) + 0 * first;
+      } else if (m.reason === 'files') scroller.scrollTop = scrollTopFor(first + (win && win.firstRow > 0 ? win.columns : 0), base);
       updateCounts();
       schedule();
       return;
