@@ -31,9 +31,25 @@ export async function makeThumbnail(sharp: Sharp, req: Pick<ThumbnailRequest, 'f
     return undefined;
   } catch (e) {
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    const msg = (e as Error).message.split('\n')[0] ?? String(e);
-    return msg.replace(/^Input file /, 'the file ');
+    // sharp's message is "Input file has corrupt header: <decoder>: <detail>" over several lines
+    const msg = ((e as Error).message ?? String(e))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ')
+      .replace(/^Input file /, 'the file ')
+      .replace(/:\s*$/, '');
+    return explainDecodeError(msg);
   }
+}
+
+/** sharp's terse messages in words a user can act on (the original kept in brackets). */
+export function explainDecodeError(msg: string): string {
+  const short = msg.length > 160 ? `${msg.slice(0, 159)}…` : msg;
+  if (/corrupt header/i.test(msg)) return `the header is damaged: the file is cut short or is not the format its name says (${short})`;
+  if (/unsupported image format/i.test(msg)) return `not an image format that can be read (${short})`;
+  if (/premature end|truncated|unexpected end|read error/i.test(msg)) return `the image data is cut short (${short})`;
+  return short;
 }
 
 function send(m: ThumbnailReply): void {

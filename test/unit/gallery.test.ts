@@ -232,7 +232,10 @@ describe('thumbnail worker', () => {
     const bad = path.join(dir, 'bad.png');
     writeFileSync(bad, Buffer.concat([readFileSync(good).subarray(0, 60)]));
     const err = await makeThumbnail(sharp, { file: bad, out: path.join(dir, 'cache', 'bad.webp'), size: 256 });
-    assert.ok(err && err.length > 0, 'an error message');
+    assert.match(err ?? '', /header is damaged: the file is cut short or is not the format its name says/);
+    const text = path.join(dir, 'text.png');
+    writeFileSync(text, 'plain text, not an image');
+    assert.match((await makeThumbnail(sharp, { file: text, out: path.join(dir, 'cache', 't.webp'), size: 256 })) ?? '', /not an image format that can be read/);
     assert.equal(existsSync(path.join(dir, 'cache', 'bad.webp')), false, 'no cache file for a corrupt image');
     const empty = path.join(dir, 'empty.png');
     writeFileSync(empty, '');
