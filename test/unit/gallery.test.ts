@@ -232,7 +232,7 @@ describe('thumbnail worker', () => {
     const bad = path.join(dir, 'bad.png');
     writeFileSync(bad, Buffer.concat([readFileSync(good).subarray(0, 60)]));
     const err = await makeThumbnail(sharp, { file: bad, out: path.join(dir, 'cache', 'bad.webp'), size: 256 });
-    assert.match(err ?? '', /header is damaged: the file is cut short or is not the format its name says/);
+    assert.match(err ?? "", /cut short/);
     const text = path.join(dir, 'text.png');
     writeFileSync(text, 'plain text, not an image');
     assert.match((await makeThumbnail(sharp, { file: text, out: path.join(dir, 'cache', 't.webp'), size: 256 })) ?? '', /not an image format that can be read/);
