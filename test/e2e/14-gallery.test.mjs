@@ -17,6 +17,7 @@ function sampleTags() {
 
 async function counts(frame) {
   const el = frame.locator('.counts');
+  await el.waitFor({ timeout: 5_000 });
   return {
     text: (await el.innerText()).replace(/\u00a0/g, ' '),
     matched: Number(await el.getAttribute('data-matched')),
@@ -101,6 +102,19 @@ test('the gallery shows thumbnails, filters by tag expression, selects and opens
     // double-click opens its tags (the tag editor when installed, else the tag file beside)
     await frame.locator('.cell:not([style*="display: none"])').first().dblclick();
     await page.locator('.tabs-container .tab', { hasText: /^1\.txt|1\.png/ }).first().waitFor({ timeout: 20_000 });
+
+    // after a window reload the gallery comes back with its folder and filter
+    await runCommand(page, 'Developer: Reload Window');
+    await page.waitForTimeout(3000);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+    const restoredTab = page.locator('.tabs-container .tab', { hasText: 'Gallery: img_train' }).first();
+    await restoredTab.waitFor({ timeout: 60_000 });
+    await restoredTab.click();
+    const restored = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+    await waitFor(async () => (await counts(restored).catch(() => ({ matched: -1 }))).matched === 1, 90_000, 'the restored gallery');
+    assert.equal(await restored.locator('input.query').inputValue(), 'gallery_probe');
+    await waitFor(async () => (await restored.locator('.cell:not([style*="display: none"]) .media img').count()) === 1, 30_000, 'the restored thumbnail');
 
     // a corrupt image gets an error tile naming the problem
     mkdirSync(broken, { recursive: true });

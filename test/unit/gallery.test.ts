@@ -255,6 +255,26 @@ describe('gallery model', () => {
     assert.equal(m.setQuery(''), 14);
     assert.equal(m.page(10, 20).length, 4);
   });
+  it('gives a first page as soon as the folders are listed, before headers and tags are read', async () => {
+    let previewTotal = -1;
+    let previewPage: ReturnType<GalleryModel['page']> = [];
+    let readAtPreview = true;
+    const m = await GalleryModel.open(SAMPLE_TRAIN, { depth: 1 }, (p) => {
+      previewTotal = p.total;
+      assert.equal(p.preview, true);
+      previewPage = p.page(0, 3);
+      readAtPreview = p.index.allImages().next().value ? GalleryModel.isRead(p.index.allImages().next().value!) : true;
+    });
+    assert.equal(previewTotal, 14);
+    assert.equal(readAtPreview, false, 'no header was read at the preview');
+    assert.deepEqual(previewPage.map((i) => i.name), ['1.png', '2.png', '3.png']);
+    assert.match(previewPage[0]?.tags ?? '', /^tk, 1girl, solo/, 'the page reads its own tag files');
+    assert.equal(previewPage[0]?.width, undefined);
+    assert.equal(m.preview, false);
+    assert.equal(m.page(0, 1)[0]?.width, 512);
+    assert.ok([...m.index.allImages()].every((i) => GalleryModel.isRead(i)));
+    assert.equal(m.setQuery('blue_hair'), 14);
+  });
   it('follows file changes: new, edited and deleted images, keeping the selection by path', async (t) => {
     const dir = tempDir(t);
     const c = path.join(dir, '3_cat');

@@ -272,15 +272,20 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+let countsKey = '';
 function updateCounts(): void {
   const nSel = sel.count(selection);
+  const one = targetIndex() >= 0;
+  // called for every page that arrives: touch the DOM (and the buttons' components) only on change
+  const key = `${total}|${matched}|${nSel}|${one}|${batchAvailable}|${generation}|${queryInput.value.trim() !== ''}`;
+  if (key === countsKey) return;
+  countsKey = key;
   const parts = [`${fmt(total)} image${total === 1 ? '' : 's'}`];
   if (queryInput.value.trim()) parts.push(`${fmt(matched)} match${matched === 1 ? '' : 'es'}`);
   parts.push(`${fmt(nSel)} selected`);
   counts.textContent = parts.join(' · ');
   counts.dataset.matched = String(matched);
   counts.dataset.selected = String(nSel);
-  const one = targetIndex() >= 0;
   toggleAttr(openBtn, 'disabled', !one);
   toggleAttr(revealBtn, 'disabled', !one);
   toggleAttr(batchBtn, 'hidden', !batchAvailable);
@@ -290,6 +295,7 @@ function updateCounts(): void {
 }
 
 function toggleAttr(el: Element, name: string, on: boolean): void {
+  if (on === el.hasAttribute(name)) return;
   if (on) el.setAttribute(name, '');
   else el.removeAttribute(name);
 }

@@ -5,7 +5,10 @@
  * `DatasetIndex.update`, so one new or edited file costs one file's work, not a rescan.
  * Pure Node (no vscode).
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { decodeCaption, tagsForFrequency } from '../captions/readCaption';
+import { normaliseSidecarExtension } from '../dataset/images';
 import { DatasetIndex, type FileChange, type IndexedImage, type IndexOptions } from '../dataset/index';
 import { compileTagQuery, parseTagQuery, TagVocabulary, type TagPredicate, type TagQueryDoc } from '../dataset/tagQuery';
 import { fromIndices, type RangeSet } from './selection';
@@ -39,15 +42,51 @@ export class GalleryModel {
   private result: GalleryEntry[] = [];
   private predicate: TagPredicate = () => true;
   private queryText = '';
+  private tagExtension = '.txt';
+  /**
+   * True between the listing and the end of the header and tag reads: names and order are
+   * final, sizes, dimensions and tags not yet (pages read their tag files themselves).
+   */
+  preview = false;
 
   private constructor(readonly index: DatasetIndex) {}
 
-  static async open(root: string, options: IndexOptions = {}): Promise<GalleryModel> {
-    const index = await DatasetIndex.build(root, { tagExtension: '.txt', ...options });
-    const m = new GalleryModel(index);
+  /**
+   * Indexes `root`. `onPreview` gets the model as soon as the folders are listed (before any
+   * header or tag file is read), so a first page can be shown at once; the promise resolves
+   * with the same model, complete.
+   */
+  static async open(root: string, options: IndexOptions = {}, onPreview?: (m: GalleryModel) => void): Promise<GalleryModel> {
+    const tagExtension = normaliseSidecarExtension(options.tagExtension ?? '.txt');
+    let early: GalleryModel | undefined;
+    const index = await DatasetIndex.build(root, {
+      ...options,
+      tagExtension,
+      onListed: (ix) => {
+        early = new GalleryModel(ix);
+        early.tagExtension = tagExtension;
+        early.preview = true;
+        early.rebuildOrder(new Set(), true);
+        early.refilter();
+        try {
+          onPreview?.(early);
+        } catch {
+          // a listener's error must not stop the index
+        }
+      },
+    });
+    const m = early ?? new GalleryModel(index);
+    m.tagExtension = tagExtension;
+    m.preview = false;
     m.rebuildOrder(new Set(), true);
+    m.predicate = compileTagQuery(parseTagQuery(m.queryText), m.vocab);
     m.refilter();
     return m;
+  }
+
+  /** Is this image's header read (size and mtime known)? False only during the preview. */
+  static isRead(img: IndexedImage): boolean {
+    return img.mtimeMs !== 0 || img.size !== 0 || img.format !== 'unknown' || img.header.problems.length > 0;
   }
 
   /** Builds a model on an index someone else built (benchmarks, tests). */
@@ -119,8 +158,22 @@ export class GalleryModel {
     const s = Math.max(0, Math.floor(start));
     const e = Math.min(this.result.length, Math.floor(end));
     const out: GalleryItemData[] = [];
-    for (let i = s; i < e; i++) out.push(itemData(this.result[i] as GalleryEntry, this.root));
+    for (let i = s; i < e; i++) {
+      const entry = this.result[i] as GalleryEntry;
+      out.push(itemData(entry, this.root, this.preview && entry.image.tags === undefined ? this.readTagsNow(entry.image) : undefined));
+    }
     return out;
+  }
+
+  /** The tags of one image read right away (the preview shows them before the index has). */
+  private readTagsNow(img: IndexedImage): string[] {
+    const side = img.sidecars[this.tagExtension];
+    if (!side) return [];
+    try {
+      return tagsForFrequency(decodeCaption(readFileSync(path.join(img.folder, side))).firstLine);
+    } catch {
+      return [];
+    }
   }
 
   entryAt(i: number): GalleryEntry | undefined {
@@ -168,9 +221,9 @@ export class GalleryModel {
   }
 }
 
-export function itemData(e: GalleryEntry, root: string): GalleryItemData {
+export function itemData(e: GalleryEntry, root: string, tagsNow?: string[]): GalleryItemData {
   const img = e.image;
-  const tags = img.tags ?? [];
+  const tags = tagsNow ?? img.tags ?? [];
   let text = '';
   for (const t of tags) {
     const next = text ? `${text}, ${t}` : t;

@@ -83,7 +83,7 @@ export class GalleryPanel extends Disposable {
     this.loading = undefined;
     this.panel.title = `Gallery: ${path.basename(root)}`;
     this.watch();
-    void this.load('open');
+    void this.load();
   }
 
   private fail(e: unknown): void {
@@ -107,7 +107,8 @@ export class GalleryPanel extends Disposable {
   private flushChanges(): Promise<void> {
     this.applying = this.applying.then(async () => {
       const model = this.model;
-      if (!model || this.pendingChanges.size === 0) return;
+      // during the first index the changes wait (load() flushes them when it is done)
+      if (!model || model.preview || this.pendingChanges.size === 0) return;
       const changes = [...this.pendingChanges.values()];
       this.pendingChanges.clear();
       const selected = model.pathsOf(this.selection);
@@ -120,41 +121,58 @@ export class GalleryPanel extends Disposable {
     return this.applying.catch((e: unknown) => this.fail(e));
   }
 
-  private async load(reason: 'open' | 'filter'): Promise<GalleryModel | undefined> {
-    if (this.model) return this.model;
+  /**
+   * Indexes the folder. The first page is sent as soon as the folders are listed (the preview);
+   * the complete list follows when sizes and tags are read, keeping the place.
+   */
+  private load(): Promise<GalleryModel | undefined> {
     if (this.loading) return this.loading;
     const root = this.rootPath;
     this.channel.post({ type: 'gallery/loading', title: path.basename(root) });
-    this.loading = (async () => {
-      const cfg = vscode.workspace.getConfiguration(Settings.section, vscode.Uri.file(root));
-      const started = performance.now();
-      const model = await GalleryModel.open(root, {
+    const cfg = vscode.workspace.getConfiguration(Settings.section, vscode.Uri.file(root));
+    const started = performance.now();
+    const current = () => this.rootPath === root && !this.isDisposed;
+    this.loading = GalleryModel.open(
+      root,
+      {
         depth: cfg.get<number>(Settings.searchDepth, 4),
         exclude: cfg.get<string[]>(Settings.exclude, []),
         sidecarExtensions: cfg.get<string[]>(Settings.sidecarExtensions, ['.txt', '.caption']),
         tagExtension: cfg.get<string>(Settings.captionExtension, '.txt'),
-      });
-      if (this.rootPath !== root || this.isDisposed) return undefined;
-      getLog().info(`Gallery: indexed ${model.total} images under ${root} in ${(performance.now() - started).toFixed(0)} ms`);
-      for (const issue of model.index.issues.slice(0, 20)) getLog().warn(`Gallery: ${issue.path}: ${issue.reason}`);
-      this.model = model;
-      if (this.query) {
-        try {
-          model.setQuery(this.query);
-        } catch {
-          this.query = '';
+      },
+      (preview) => {
+        if (!current()) return;
+        this.model = preview;
+        getLog().info(`Gallery: listed ${preview.total} images under ${root} in ${(performance.now() - started).toFixed(0)} ms`);
+        void this.sendReset('open');
+      },
+    ).then(
+      async (model) => {
+        if (!current()) return undefined;
+        getLog().info(`Gallery: indexed ${model.total} images under ${root} in ${(performance.now() - started).toFixed(0)} ms`);
+        for (const issue of model.index.issues.slice(0, 20)) getLog().warn(`Gallery: ${issue.path}: ${issue.reason}`);
+        const first = this.model !== model;
+        this.model = model;
+        if (this.query) {
+          try {
+            model.setQuery(this.query);
+          } catch {
+            this.query = '';
+          }
         }
-      }
-      await this.sendReset(reason);
-      return model;
-    })();
-    try {
-      return await this.loading;
-    } catch (e) {
-      this.loading = undefined;
-      this.channel.post({ type: 'error', message: `Could not read ${root}: ${(e as Error).message}` });
-      return undefined;
-    }
+        await this.sendReset(first && !this.query ? 'open' : this.query ? 'filter' : 'files');
+        if (this.pendingChanges.size) void this.flushChanges();
+        return model;
+      },
+      (e: unknown) => {
+        if (current()) {
+          this.loading = undefined;
+          this.channel.post({ type: 'error', message: `Could not read ${root}: ${(e as Error).message}` });
+        }
+        return undefined;
+      },
+    );
+    return this.loading;
   }
 
   private async sendReset(reason: 'open' | 'filter' | 'files'): Promise<void> {
@@ -180,7 +198,8 @@ export class GalleryPanel extends Disposable {
     return this.panel.webview.asWebviewUri(vscode.Uri.file(file)).toString();
   }
 
-  private withThumb(item: GalleryItem, job: ThumbnailJob): GalleryItem {
+  private withThumb(item: GalleryItem, job: ThumbnailJob | undefined): GalleryItem {
+    if (!job) return item;
     const c = this.thumbs.cached(job);
     if (c?.ok) item.thumb = this.thumbUri(c.file);
     else if (c) item.error = c.error;
@@ -197,12 +216,12 @@ export class GalleryPanel extends Disposable {
     switch (m.type) {
       case 'ready':
         if (this.model) await this.sendReset('open');
-        else await this.load('open');
+        else await this.load();
         return;
       case 'refresh':
         this.model = undefined;
         this.loading = undefined;
-        await this.load('open');
+        await this.load();
         return;
       case 'gallery/range': {
         const model = this.model;
@@ -211,7 +230,7 @@ export class GalleryPanel extends Disposable {
         const end = Math.min(m.end, start + MAX_RANGE);
         const items = model.page(start, end).map((d) => {
           const img = model.index.image(d.path);
-          return img ? this.withThumb({ ...d }, this.thumbs.jobFor(img)) : d;
+          return img && GalleryModel.isRead(img) ? this.withThumb({ ...d }, this.thumbs.jobFor(img)) : d;
         });
         this.channel.post({ type: 'gallery/items', generation: this.generation, start, items });
         return;
@@ -222,8 +241,10 @@ export class GalleryPanel extends Disposable {
         const jobs: ThumbnailJob[] = [];
         for (const p of m.paths.slice(0, 400)) {
           const img = typeof p === 'string' ? model.index.image(p) : undefined;
-          if (img && img.size > 0) jobs.push(this.thumbs.jobFor(img));
-          else if (img) this.channel.post({ type: 'gallery/thumb', path: img.path, error: 'the file is empty (0 bytes)' });
+          // during the preview sizes and mtimes are unknown: the complete list asks again
+          if (!img || !GalleryModel.isRead(img)) continue;
+          if (img.size > 0) jobs.push(this.thumbs.jobFor(img));
+          else this.channel.post({ type: 'gallery/thumb', path: img.path, error: 'the file is empty (0 bytes)' });
         }
         this.thumbs.want(jobs, (job: ThumbnailJob, r: ThumbnailResult) => {
           if (this.isDisposed) return;
@@ -232,8 +253,10 @@ export class GalleryPanel extends Disposable {
         return;
       }
       case 'gallery/query': {
-        const model = this.model ?? (await this.load('filter'));
-        if (!model || typeof m.query !== 'string') return;
+        if (typeof m.query !== 'string') return;
+        // tags are known only once the index is complete
+        const model = await this.load();
+        if (!model || model !== this.model) return;
         try {
           model.setQuery(m.query);
         } catch (e) {
