@@ -61,7 +61,7 @@ const counts = h('span', { class: 'counts', attrs: { 'aria-live': 'polite' } });
 const zoomInput = h('input', { class: 'zoom', attrs: { type: 'range', min: '80', max: '320', step: '8', 'aria-label': 'Thumbnail size' } });
 zoomInput.value = String(zoom);
 const openBtn = h('vscode-button' as 'button', { text: 'Open in Tag Editor', attrs: { secondary: '', disabled: '' } });
-const revealBtn = h('vscode-button' as 'button', { text: 'Reveal', attrs: { secondary: '', disabled: '' } });
+const revealBtn = h('vscode-button' as 'button', { text: 'Reveal in Explorer', attrs: { secondary: '', disabled: '' } });
 const batchBtn = h('vscode-button' as 'button', { text: 'Run Batch on Selection…', attrs: { secondary: '', hidden: '' } });
 const header = h(
   'header',
