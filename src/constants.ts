@@ -25,6 +25,8 @@ export const Commands = {
   tagWithSdScriptsWd14: 'loraWorkbench.tagWithSdScriptsWd14',
   prepareBucketsLatents: 'loraWorkbench.prepareBucketsLatents',
   previewBucketsIntoMetadata: 'loraWorkbench.previewBucketsIntoMetadata',
+  // ---- gallery
+  openGallery: 'loraWorkbench.openGallery',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
   // ---- Datasets tree (explorer) ----

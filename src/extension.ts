@@ -8,6 +8,7 @@ import { registerTagging } from './features/autoTag';
 import { registerDatasetsView, type DatasetsFeature } from './features/datasetsView';
 import { probeNativeModules, registerNativeStatus } from './features/nativeStatus';
 import { registerOverview } from './features/overview/panel';
+import { registerGallery } from './features/gallery';
 import { registerSidecarLanguage } from './features/sidecarLanguage';
 import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     const datasets = registerDatasetsView(context.subscriptions);
     registerNativeStatus(context);
     registerOverview(context, datasets.model);
+    registerGallery(context, datasets.model);
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);

@@ -29,20 +29,78 @@ export interface OverviewData {
   problems: Array<{ file: string; code: string; message: string }>;
 }
 
+// ---- Gallery (webview/gallery, src/features/gallery) ----------------------------------------
+// The host owns the image list and the filter; the webview asks for the pages it shows
+// (`gallery/range`) and the thumbnails of the cells on screen (`gallery/visible`, most important
+// first; anything else queued is cancelled). `generation` changes with every new result list, so
+// late answers for an old list are dropped. Selections are index ranges over the current list.
+export interface GalleryItem {
+  path: string;
+  name: string;
+  folder: string;
+  width?: number;
+  height?: number;
+  size: number;
+  tags: string;
+  tagCount: number;
+  hasCaption: boolean;
+  /** webview URI of the cached thumbnail, when it exists */
+  thumb?: string;
+  /** why no thumbnail can be made (a corrupt image) */
+  error?: string;
+}
+
+export type GalleryHostMessage =
+  | {
+      type: 'gallery/reset';
+      generation: number;
+      title: string;
+      root: string;
+      /** images in the folder tree / matching the filter */
+      total: number;
+      matched: number;
+      query: string;
+      /** the selection mapped onto the new list */
+      selection: Array<[number, number]>;
+      /** why the list changed: a new filter (scroll to top) or files changed (keep the place) */
+      reason: 'open' | 'filter' | 'files';
+      /** a batch command (`loraWorkbench.tags.*`) exists */
+      batchAvailable: boolean;
+    }
+  | { type: 'gallery/items'; generation: number; start: number; items: GalleryItem[] }
+  | { type: 'gallery/thumb'; path: string; thumb?: string; error?: string }
+  | { type: 'gallery/queryError'; message: string; position: number }
+  | { type: 'gallery/loading'; title: string };
+
+export type GalleryWebviewMessage =
+  | { type: 'gallery/range'; generation: number; start: number; end: number }
+  | { type: 'gallery/visible'; paths: string[] }
+  | { type: 'gallery/query'; query: string }
+  | { type: 'gallery/select'; generation: number; ranges: Array<[number, number]> }
+  | { type: 'gallery/open'; path: string }
+  | { type: 'gallery/reveal'; path: string }
+  | { type: 'gallery/batch' };
+
+const GALLERY_WEBVIEW_TYPES = new Set(['gallery/range', 'gallery/visible', 'gallery/query', 'gallery/select', 'gallery/open', 'gallery/reveal', 'gallery/batch']);
+
 // ---- Messages ----------------------------------------------------------------------------
 export type HostToWebview =
   | { type: 'overview/loading'; title: string }
   | { type: 'overview/data'; data: OverviewData }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | GalleryHostMessage;
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'refresh' }
-  | { type: 'openFile'; path: string };
+  | { type: 'openFile'; path: string }
+  | GalleryWebviewMessage;
 
 export function isWebviewToHost(m: unknown): m is WebviewToHost {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
   if (t === 'ready' || t === 'refresh') return true;
+  // gallery messages: the shape is checked field by field where they are handled
+  if (typeof t === 'string' && GALLERY_WEBVIEW_TYPES.has(t)) return true;
   return t === 'openFile' && typeof (m as { path?: unknown }).path === 'string';
 }

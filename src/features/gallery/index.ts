@@ -1,0 +1,76 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Commands } from '../../constants';
+import type { DatasetsModel } from '../datasetsView/model';
+import { folderFromArg, GALLERY_VIEW_TYPE, GalleryPanel, galleryWebviewOptions, isFolder, type GalleryPanelState } from './panel';
+import { ThumbnailService } from './thumbnailService';
+
+/** What `loraWorkbench.openGallery` returns (for tests and automation). */
+export interface GalleryOpened {
+  root: string;
+  /** where thumbnails are cached */
+  cacheFolder: string;
+}
+
+/** The dataset gallery: command, panel and its restore after a reload. */
+export function registerGallery(context: vscode.ExtensionContext, datasets: DatasetsModel): void {
+  const thumbs = new ThumbnailService(context.globalStorageUri, vscode.Uri.joinPath(context.extensionUri, 'dist', 'workers', 'thumbnails.js').fsPath);
+  let current: GalleryPanel | undefined;
+  const adopt = (panel: vscode.WebviewPanel, root: string, query?: string): GalleryPanel => {
+    current?.dispose();
+    const p = new GalleryPanel(panel, context.extensionUri, thumbs, root, query);
+    current = p;
+    panel.onDidDispose(() => {
+      if (current === p) current = undefined;
+    });
+    return p;
+  };
+
+  const chooseFolder = async (): Promise<string | undefined> => {
+    if (!datasets.current.scannedAt) await datasets.refresh();
+    const groups = datasets.current.groups;
+    const browse = { label: '$(folder-opened) Choose a Folder…', description: '', detail: undefined as string | undefined, root: '' };
+    const items = [
+      ...groups.map((g) => ({ label: path.basename(g.path), description: `${g.imageCount} images`, detail: g.path, root: g.path })),
+      browse,
+    ];
+    const pick = groups.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Dataset gallery', placeHolder: 'Choose a dataset' });
+    if (!pick) return undefined;
+    if (pick.root) return pick.root;
+    const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Show in Gallery' });
+    return uris?.[0]?.fsPath;
+  };
+
+  context.subscriptions.push(
+    thumbs,
+    { dispose: () => current?.dispose() },
+    vscode.commands.registerCommand(Commands.openGallery, async (arg?: unknown): Promise<GalleryOpened | undefined> => {
+      let root = folderFromArg(arg);
+      if (root && !isFolder(root)) root = path.dirname(root);
+      root ??= await chooseFolder();
+      if (!root) return undefined;
+      if (!isFolder(root)) {
+        void vscode.window.showErrorMessage(`${root} is not a folder that can be read.`);
+        return undefined;
+      }
+      root = path.resolve(root);
+      if (current && !current.isDisposed) current.show(root);
+      else {
+        const panel = vscode.window.createWebviewPanel(GALLERY_VIEW_TYPE, `Gallery: ${path.basename(root)}`, vscode.ViewColumn.Active, {
+          ...galleryWebviewOptions(context.extensionUri, thumbs.cacheDir),
+        });
+        adopt(panel, root);
+      }
+      return { root, cacheFolder: thumbs.cacheDir.fsPath };
+    }),
+    vscode.window.registerWebviewPanelSerializer(GALLERY_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel, state: GalleryPanelState | undefined) {
+        if (!state?.root || !isFolder(state.root)) {
+          panel.dispose();
+          return;
+        }
+        adopt(panel, state.root, state.query);
+      },
+    }),
+  );
+}
