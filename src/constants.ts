@@ -21,7 +21,14 @@ export const Commands = {
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
+  // ---- tag editor ----
+  openTagEditor: 'loraWorkbench.openTagEditor',
+  /** internal: hands a webview message to the tag editor of a file (tests, other features) */
+  tagEditorMessage: 'loraWorkbench.tagEditor.message',
 } as const;
+
+/** The tag editor's custom editor view type (package.json `customEditors`). */
+export const TAG_EDITOR_VIEW_TYPE = 'loraWorkbench.tagEditor';
 
 export const Views = {
   container: 'loraWorkbench',

@@ -13,6 +13,7 @@ import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
+import { registerTagEditor } from './features/tagEditor';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -40,7 +41,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
-    registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    const captionDiagnostics = registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    registerTagEditor(context, captionDiagnostics);
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
 

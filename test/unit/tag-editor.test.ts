@@ -168,3 +168,12 @@ describe('tag editor: neighbours', () => {
     assert.deepEqual(neighbours(['a'], 'z'), { index: -1, prev: null, next: null });
   });
 });
+
+describe('tag editor: presence of a suggested tag', () => {
+  it('compares like booru tags', async () => {
+    const { findTagsLoose } = await import('../../src/core/captions/tagEditor');
+    assert.equal(findTagsLoose('tk, blue_hair\n', 'Blue hair'), true);
+    assert.equal(findTagsLoose('tk, blue_hair\n', 'blue'), false);
+    assert.equal(findTagsLoose('tk\nblue_hair\n', 'blue_hair'), false);
+  });
+});

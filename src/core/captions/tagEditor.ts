@@ -16,34 +16,10 @@ import {
   type CaptionOptions,
   type TextEdit,
 } from './parse';
-import type { CaptionDiagnostic, Severity } from './rules';
+import type { CaptionDiagnostic } from './rules';
+import type { ChipProblem, TagChip, TagEditOp, TagEditorProblem } from './tagEditorTypes';
 
-export interface ChipProblem {
-  code: string;
-  severity: Severity;
-  message: string;
-}
-
-export interface TagChip {
-  index: number;
-  /** the tag as written, `(blue_hair:1.2)` */
-  text: string;
-  /** without a weight wrapper */
-  name: string;
-  weight: number | null;
-  /** the concept's trigger word */
-  trigger: boolean;
-  /** kept in place by keep_tokens when shuffle_caption is on (null: shuffle is off) */
-  kept: boolean | null;
-  problems: ChipProblem[];
-}
-
-export interface TagEditorProblem extends ChipProblem {
-  /** the chip the problem is about, or null for the file as a whole */
-  chip: number | null;
-  /** titles of the quick fixes, in the diagnostic's order */
-  fixes: string[];
-}
+export { isTagEditOp, type ChipProblem, type TagChip, type TagEditOp, type TagEditorProblem } from './tagEditorTypes';
 
 export interface TagEditorModel {
   chips: TagChip[];
@@ -101,31 +77,6 @@ function triggerKeysOf(trigger: string | null, options: CaptionOptions): Set<str
   if (!trigger) return new Set();
   const d = parseCaption(trigger, options);
   return new Set((d.lines[0]?.tags ?? []).map((t) => t.looseKey));
-}
-
-/** What the tag editor asks for; indices refer to the chips of the text the request was made on. */
-export type TagEditOp =
-  | { op: 'add'; tag: string; position?: 'front' | 'end' | number }
-  | { op: 'remove'; index: number }
-  | { op: 'move'; from: number; to: number }
-  | { op: 'replace'; index: number; text: string };
-
-export function isTagEditOp(x: unknown): x is TagEditOp {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  const int = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  switch (o.op) {
-    case 'add':
-      return typeof o.tag === 'string' && (o.position === undefined || o.position === 'front' || o.position === 'end' || int(o.position));
-    case 'remove':
-      return int(o.index);
-    case 'move':
-      return int(o.from) && int(o.to);
-    case 'replace':
-      return int(o.index) && typeof o.text === 'string';
-    default:
-      return false;
-  }
 }
 
 /**
@@ -243,4 +194,9 @@ export function neighbours<T>(list: readonly T[], current: T): { index: number; 
   const i = list.indexOf(current);
   if (i < 0) return { index: -1, prev: null, next: null };
   return { index: i, prev: i > 0 ? (list[i - 1] as T) : null, next: i + 1 < list.length ? (list[i + 1] as T) : null };
+}
+
+/** Whether the first line of `text` holds `tag` (case and `_`/space do not matter). */
+export function findTagsLoose(text: string, tag: string, options: CaptionOptions = {}): boolean {
+  return findTags(parseCaption(text, options), tag, { loose: true }).length > 0;
 }
