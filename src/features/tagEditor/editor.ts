@@ -320,13 +320,16 @@ class TagEditorSession extends Disposable {
     const n = neighbours(await this.siblingList(), this.file);
     const target = direction === 'prev' ? n.prev : n.next;
     if (!target) return;
-    const old = this.ownTab();
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(target), TAG_EDITOR_VIEW_TYPE, {
       viewColumn: this.panel.viewColumn ?? vscode.ViewColumn.Active,
       preview: false,
     });
-    // replace this tab, unless it holds unsaved edits (closing would ask to save)
-    if (old && !this.document.isDirty) await vscode.window.tabGroups.close(old, true);
+    // replace this tab, unless it holds unsaved edits (closing would ask to save); tab objects
+    // are replaced when a group changes, so look it up after the new one opened
+    const old = this.ownTab();
+    if (old && !this.document.isDirty) {
+      await vscode.window.tabGroups.close(old, true).then(undefined, (e: Error) => getLog().warn(`Tag editor: could not close ${this.file}: ${e.message}`));
+    }
   }
 
   private ownTab(): vscode.Tab | undefined {

@@ -85,11 +85,14 @@ export function registerTagEditor(context: vscode.ExtensionContext, diagnostics:
         const sidecar = await sidecarFor(file);
         if (!sidecar) return undefined;
         const uri = vscode.Uri.file(sidecar);
-        const group = vscode.window.tabGroups.activeTabGroup;
-        const textTab = group.tabs.find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === uri.toString());
+        const textTabIn = (g: vscode.TabGroup): vscode.Tab | undefined =>
+          g.tabs.find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === uri.toString());
+        const hadText = textTabIn(vscode.window.tabGroups.activeTabGroup) !== undefined;
         await vscode.commands.executeCommand('vscode.openWith', uri, TAG_EDITOR_VIEW_TYPE, { viewColumn: vscode.ViewColumn.Active, preview: false });
         // "Reopen in tag editor": the text editor of the same file makes room, unless it is dirty
-        if (textTab && !textTab.isDirty) await vscode.window.tabGroups.close(textTab, true);
+        // (tab objects are replaced when a group changes: look it up again)
+        const textTab = hadText ? textTabIn(vscode.window.tabGroups.activeTabGroup) : undefined;
+        if (textTab && !textTab.isDirty) await vscode.window.tabGroups.close(textTab, true).then(undefined, () => undefined);
         return sidecar;
       } catch (e) {
         getLog().error(`Open tag editor: ${(e as Error).stack ?? (e as Error).message}`);

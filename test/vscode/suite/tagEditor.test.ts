@@ -94,7 +94,7 @@ describe('tag editor', () => {
     assert.ok(state.image?.src, 'the image can be shown');
     assert.ok((state.image?.width ?? 0) > 0);
     assert.equal(state.nav.count, 14);
-    assert.equal(state.nav.position, 2, 'natural order: 1, 2, …, 10, 11');
+    assert.equal(state.nav.position, 10, 'natural order: 1, 2, …, 10, 11');
     // tags on nearly every image of the concept are flagged on their chip
     const blueHair = await until(async () => {
       const s = await message(u, { type: 'ready' });
@@ -200,11 +200,11 @@ describe('tag editor', () => {
     await until(() => customTab(u12), 'the tag editor on 12.txt');
     const s = await open(u12);
     assert.equal(s.nav.hasNext, true);
-    const group = customTab(u12)?.group;
+    const column = customTab(u12)?.group.viewColumn;
     await message(u12, { type: 'tagEditor/navigate', direction: 'next' });
     const u13 = uri('dataset/img_train/5_tk girl/13.txt');
     const tab13 = await until(() => customTab(u13), 'the tag editor on 13.txt');
-    assert.equal(tab13.group, group, 'same editor group');
+    assert.equal(tab13.group.viewColumn, column, 'same editor group');
     await until(() => (customTab(u12) ? undefined : true), 'the 12.txt tab to be replaced');
     await close(u13);
   });
