@@ -246,7 +246,7 @@ function renderProblems(s: TagEditorState): void {
   }
   problemList.replaceChildren(
     ...s.problems.map((p, pi) => {
-      const li = h('li', { class: `sev-${p.severity}` }, h('span', { class: 'code', text: p.code }), h('span', { text: p.message }));
+      const li = h('li', { class: `sev-${p.severity}` }, h('span', { class: 'code', text: p.code }), h('span', { class: 'message', text: p.message, title: p.message }));
       if (editable()) {
         p.fixes.forEach((title, fi) => {
           const b = h('button', { class: 'fix', text: title, title: 'Apply this fix' });

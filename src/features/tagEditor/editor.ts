@@ -137,7 +137,7 @@ class TagEditorSession extends Disposable {
   }
 
   /** The state the webview shows, built from the document now. */
-  async state(): Promise<TagEditorState> {
+  async state(note?: string): Promise<TagEditorState> {
     const text = this.document.getText();
     const blocked = this.blocked(text);
     const info = this.diagnostics.editorInfo(this.file, text);
@@ -163,15 +163,17 @@ class TagEditorSession extends Disposable {
       nav: { position: nav.index, count: siblings.length, hasPrev: nav.prev !== null, hasNext: nav.next !== null },
       taggerConfigured: this.image !== undefined && readTaggerSettings(vscode.Uri.file(this.image)).modelFolder !== '',
     };
-    if (this.note) state.note = this.note;
+    if (note) state.note = note;
     return state;
   }
 
   private async render(): Promise<void> {
     if (this.isDisposed) return;
     try {
-      const state = await this.state();
+      // a note is shown once, with the next state
+      const note = this.note;
       this.note = undefined;
+      const state = await this.state(note);
       if (this.isDisposed) return;
       this.channel.post({ type: 'tagEditor/state', state });
       this.postVocabulary();
@@ -287,18 +289,19 @@ class TagEditorSession extends Disposable {
   private async applyEdit(m: Extract<TagEditorWebviewMessage, { type: 'tagEditor/edit' | 'tagEditor/fix' }>): Promise<TagEditorState> {
     const text = this.document.getText();
     const blocked = this.blocked(text);
+    let note: string | undefined;
     if (blocked) {
-      this.note = blocked.message;
+      note = blocked.message;
     } else if (m.version !== this.document.version) {
       // the webview acted on an older text: show it the current one instead of guessing
-      this.note = 'The file changed meanwhile; nothing was changed. Try again.';
+      note = 'The file changed meanwhile; nothing was changed. Try again.';
     } else {
       let edits: Array<{ start: number; end: number; newText: string }> = [];
       const info = this.diagnostics.editorInfo(this.file, text);
       if (m.type === 'tagEditor/edit') {
         const r = tagEditorEdits(text, m.edit, info.options);
         edits = r.edits;
-        if (r.note) this.note = r.note;
+        if (r.note) note = r.note;
       } else {
         const fix = info.diagnostics[m.problem]?.fixes[m.fix];
         if (fix?.removeBom) await vscode.commands.executeCommand(Commands.removeCaptionBom, this.file);
@@ -307,10 +310,12 @@ class TagEditorSession extends Disposable {
       if (edits.length) {
         const we = new vscode.WorkspaceEdit();
         for (const e of edits) we.replace(this.document.uri, new vscode.Range(this.document.positionAt(e.start), this.document.positionAt(e.end)), e.newText);
-        if (!(await vscode.workspace.applyEdit(we))) this.note = 'VS Code did not apply the change.';
+        if (!(await vscode.workspace.applyEdit(we))) note = 'VS Code did not apply the change.';
       }
     }
-    const state = await this.state();
+    // the webview sees the note with its next state; the caller gets it now
+    this.note = note;
+    const state = await this.state(note);
     this.scheduleRender();
     return state;
   }
