@@ -45,7 +45,14 @@ export const Commands = {
   refreshBuckets: 'loraWorkbench.refreshBuckets',
   /** internal: a file row of the Buckets view */
   openBucketImage: 'loraWorkbench.buckets.openImage',
+  // ---- tag editor ----
+  openTagEditor: 'loraWorkbench.openTagEditor',
+  /** internal: hands a webview message to the tag editor of a file (tests, other features) */
+  tagEditorMessage: 'loraWorkbench.tagEditor.message',
 } as const;
+
+/** The tag editor's custom editor view type (package.json `customEditors`). */
+export const TAG_EDITOR_VIEW_TYPE = 'loraWorkbench.tagEditor';
 
 export const Views = {
   container: 'loraWorkbench',

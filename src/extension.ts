@@ -17,6 +17,7 @@ import { registerTraining, type TrainingFeature } from './features/training';
 import { registerSdScripts, type SdScriptsFeature } from './features/sdScripts';
 import { registerImageAudit, type ImageAuditFeature } from './features/imageAudit';
 import { registerBuckets, type BucketsFeature } from './features/buckets';
+import { registerTagEditor } from './features/tagEditor';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -49,7 +50,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
-    registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    const captionDiagnostics = registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    registerTagEditor(context, captionDiagnostics);
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
     const sdScripts = registerSdScripts(context, datasets.model, training);

@@ -3,6 +3,7 @@
  * (types only on the webview side). Every webview starts by sending `ready`; the host queues
  * its messages until then (see src/platform/webview.ts).
  */
+import { isTagEditOp, type TagChip, type TagEditOp, type TagEditorProblem } from './captions/tagEditorTypes';
 
 // ---- Dataset overview --------------------------------------------------------------------
 export interface OverviewConcept {
@@ -82,6 +83,78 @@ export type GalleryWebviewMessage =
   | { type: 'gallery/batch' };
 
 const GALLERY_WEBVIEW_TYPES = new Set(['gallery/range', 'gallery/visible', 'gallery/query', 'gallery/select', 'gallery/open', 'gallery/reveal', 'gallery/batch']);
+// ---- Tag editor (src/features/tagEditor, webview/tagEditor) ----------------------------------
+/** Everything the tag editor shows, rebuilt from the TextDocument on every change. */
+export interface TagEditorState {
+  file: string;
+  fileName: string;
+  /** the TextDocument version this state was built from; edits name it back */
+  version: number;
+  dirty: boolean;
+  /** the document text as VS Code holds it */
+  text: string;
+  image: {
+    name: string;
+    /** a webview URI, or null when the image cannot be shown */
+    src: string | null;
+    width?: number;
+    height?: number;
+    format?: string;
+    problem?: string;
+  } | null;
+  chips: TagChip[];
+  keepBoundary: number | null;
+  extraLines: number;
+  problems: TagEditorProblem[];
+  trigger: string | null;
+  /** null: editable; else why not (read-only file, not UTF-8, BOM, …) */
+  blocked: { code: string; message: string; canRemoveBom?: boolean } | null;
+  /** the image's other sidecar (a `.caption` next to tags, or tags next to a caption), read-only */
+  other: { name: string; text: string } | null;
+  nav: { position: number; count: number; hasPrev: boolean; hasNext: boolean };
+  /** a WD14 model folder is configured */
+  taggerConfigured: boolean;
+  /** a note about the last edit (e.g. "Already there: smile") */
+  note?: string;
+}
+
+export interface TagSuggestion {
+  tag: string;
+  score: number;
+  kind: string;
+  present: boolean;
+}
+
+export type TagEditorHostMessage =
+  | { type: 'tagEditor/state'; state: TagEditorState }
+  /** the concept's tags by frequency, for autocomplete (sent when it changes) */
+  | { type: 'tagEditor/vocabulary'; tags: Array<{ name: string; count: number }>; total: number }
+  | { type: 'tagEditor/suggestions'; status: 'running' | 'done' | 'error' | 'unconfigured'; tags?: TagSuggestion[]; message?: string };
+
+export type TagEditorWebviewMessage =
+  | { type: 'tagEditor/edit'; version: number; edit: TagEditOp }
+  | { type: 'tagEditor/fix'; version: number; problem: number; fix: number }
+  | { type: 'tagEditor/navigate'; direction: 'prev' | 'next' }
+  | { type: 'tagEditor/suggest' }
+  | { type: 'tagEditor/command'; command: 'openAsText' | 'openTaggerSettings' | 'removeBom' | 'openImage' };
+
+function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): boolean {
+  const int = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  switch (m.type) {
+    case 'tagEditor/edit':
+      return int(m.version) && isTagEditOp(m.edit);
+    case 'tagEditor/fix':
+      return int(m.version) && int(m.problem) && int(m.fix);
+    case 'tagEditor/navigate':
+      return m.direction === 'prev' || m.direction === 'next';
+    case 'tagEditor/suggest':
+      return true;
+    case 'tagEditor/command':
+      return m.command === 'openAsText' || m.command === 'openTaggerSettings' || m.command === 'removeBom' || m.command === 'openImage';
+    default:
+      return false;
+  }
+}
 
 // ---- Messages ----------------------------------------------------------------------------
 export type HostToWebview =
@@ -89,12 +162,14 @@ export type HostToWebview =
   | { type: 'overview/data'; data: OverviewData }
   | { type: 'error'; message: string }
   | GalleryHostMessage;
+  | TagEditorHostMessage;
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'refresh' }
   | { type: 'openFile'; path: string }
   | GalleryWebviewMessage;
+  | TagEditorWebviewMessage;
 
 export function isWebviewToHost(m: unknown): m is WebviewToHost {
   if (typeof m !== 'object' || m === null) return false;
@@ -102,5 +177,6 @@ export function isWebviewToHost(m: unknown): m is WebviewToHost {
   if (t === 'ready' || t === 'refresh') return true;
   // gallery messages: the shape is checked field by field where they are handled
   if (typeof t === 'string' && GALLERY_WEBVIEW_TYPES.has(t)) return true;
+  if (typeof t === 'string' && t.startsWith('tagEditor/')) return isTagEditorMessage(m as Record<string, unknown>);
   return t === 'openFile' && typeof (m as { path?: unknown }).path === 'string';
 }

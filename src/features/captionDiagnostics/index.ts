@@ -7,9 +7,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CaptionIndex, type CaptionDiagnostic, type RuleCode, type RuleConfig } from '../../core/captions/rules';
+import { CaptionIndex, type CaptionDiagnostic, type ConceptContext, type RuleCode, type RuleConfig } from '../../core/captions/rules';
 import { resolveTrigger } from '../../core/captions/triggers';
-import { looseTagKey, parseCaption } from '../../core/captions/parse';
+import { looseTagKey, parseCaption, type CaptionOptions } from '../../core/captions/parse';
 import { atomicWriteFile } from '../../core/captions/journal';
 import type { FolderScan } from '../../core/dataset/scan';
 import { normaliseSidecarExtension } from '../../core/dataset/images';
@@ -71,6 +71,8 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   readonly collection = this.register(vscode.languages.createDiagnosticCollection('lora-workbench-captions'));
   /** caption file → concept folder, for the files of the current scan */
   private known = new Map<string, string>();
+  /** concept folder → its rule context (trigger, options), for the tag editor */
+  private readonly contexts = new Map<string, ConceptContext>();
 
   constructor(private readonly model: DatasetsModel) {
     super();
@@ -161,7 +163,9 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     const next = new Map<string, string>();
     const folders = this.model.current.groups.flatMap((g) => g.folders);
     for (const f of folders) {
-      this.index.setConcept(f.path, this.conceptContext(f), path.basename(f.path));
+      const ctx = this.conceptContext(f);
+      this.contexts.set(f.path, ctx);
+      this.index.setConcept(f.path, ctx, path.basename(f.path));
       for (const img of f.images) {
         const side = img.sidecars[ext];
         if (side) next.set(path.join(f.path, side), f.path);
@@ -227,6 +231,19 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     if (!concept) return undefined;
     const stats = this.index.conceptStats(concept);
     return { concept, total: stats?.captioned ?? 0, tags: this.index.conceptTags(concept) };
+  }
+
+  /**
+   * What the tag editor shows about a file: its diagnostics with their fixes (only when the index
+   * holds exactly `text`, so offsets fit), its concept's trigger word and the caption options.
+   */
+  editorInfo(file: string, text: string): { diagnostics: CaptionDiagnostic[]; trigger: string | null; options: CaptionOptions } {
+    const concept = this.index.conceptOf(file) ?? this.known.get(file);
+    const ctx = concept ? this.contexts.get(concept) : undefined;
+    const options: CaptionOptions = ctx?.options ?? { shuffleCaption: this.settings.shuffleCaption, keepTokens: this.settings.keepTokens };
+    const indexed = this.index.textOf(file);
+    const fits = indexed !== null && indexed.replace(/^\ufeff/, '') === text;
+    return { diagnostics: fits ? this.index.diagnostics(file, { pollution: true }) : [], trigger: ctx?.trigger ?? null, options };
   }
 
   provideCodeActions(doc: vscode.TextDocument, range: vscode.Range | vscode.Selection): vscode.CodeAction[] {

@@ -1,0 +1,144 @@
+// The tag editor in a real VS Code: opened from the Datasets view on a sample image, a tag added
+// by typing a prefix and accepting the autocomplete, chips reordered by dragging and by
+// Alt+Right, the document dirty and saved with Ctrl+S, the next image by keyboard in the same
+// tab, and a diagnostic's quick fix applied from the editor.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
+
+const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
+
+/** The tag editor's content frame (webviews are nested iframes) showing `fileName`. */
+async function editorFrame(page, fileName) {
+  return waitFor(async () => {
+    for (const f of page.frames()) {
+      if (f.isDetached()) continue;
+      const label = f.locator('.toolbar .file');
+      if ((await label.count().catch(() => 0)) && (await label.innerText().catch(() => '')) === fileName) return f;
+    }
+    return undefined;
+  }, 60_000, `the tag editor frame of ${fileName}`);
+}
+
+const chipTexts = (frame) => frame.locator('.chips .chip .label').allInnerTexts();
+
+test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeout: 300_000 }, async (t) => {
+  const original13 = readFileSync(join(concept, '13.txt'), 'utf8');
+  const original14 = readFileSync(join(concept, '14.txt'), 'utf8');
+  // when only this file runs, the first window runs the in-host suite: let it finish, report the
+  // tag editor's in-host tests, then work in a fresh window
+  const first = await openWorkbench();
+  let r;
+  try {
+    await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
+    r = JSON.parse(readFileSync(env.results, 'utf8'));
+  } finally {
+    await first.browser.close();
+  }
+  if (r.loadError) assert.fail(`the in-host suite did not load: ${r.loadError}`);
+  const ours = r.tests.filter((x) => x.fullTitle.startsWith('tag editor '));
+  for (const x of ours) t.diagnostic(`in-host ${x.state}: ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
+  // checked at the end, so that the UI part runs (and shows its problems) either way
+  const inHostFailures = ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+
+  const { browser, page, consoleErrors } = await openWorkbench();
+  try {
+    const view = await openLoraContainer(page);
+    const conceptRow = view.locator('.monaco-list-row', { hasText: '5_tk girl' }).first();
+    await conceptRow.waitFor({ timeout: 30_000 });
+    const image = view.locator('.monaco-list-row', { hasText: '13.png' }).first();
+    if (!(await image.isVisible().catch(() => false))) await clickRow(page, conceptRow);
+    await image.waitFor({ timeout: 15_000 });
+    await page.mouse.move(1, 1);
+    await image.click({ button: 'right' });
+    const item = page.locator('.context-view .action-item', { hasText: 'Open in Tag Editor' }).first();
+    await item.waitFor({ timeout: 15_000 });
+    await item.click();
+    await page.locator('.tabs-container .tab', { hasText: '13.txt' }).first().waitFor({ timeout: 30_000 });
+
+    let frame = await editorFrame(page, '13.txt');
+    await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
+    assert.deepEqual(await chipTexts(frame), original13.trim().split(', '));
+    assert.match(await frame.locator('.chips .chip').first().getAttribute('class'), /\btrigger\b/);
+    await frame.locator('.image-pane img').waitFor({ timeout: 15_000 });
+    assert.equal(await frame.locator('.image-pane img').evaluate((img) => img.complete && img.naturalWidth > 0), true, 'the image is shown');
+    assert.match(await frame.locator('.image-meta').innerText(), /13\.png · \d+ × \d+/);
+
+    // add a tag: type a prefix, the concept's vocabulary offers it with its count, Enter accepts
+    const input = frame.locator('.add-input');
+    await input.click();
+    await input.pressSequentially('panty', { delay: 40 });
+    const option = frame.locator('.completions li', { hasText: 'pantyhose' }).first();
+    await option.waitFor({ timeout: 15_000 });
+    assert.match(await option.innerText(), /pantyhose\s+6\/14/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-autocomplete')}`);
+    await input.press('Enter');
+    await waitFor(async () => (await chipTexts(frame)).at(-1) === 'pantyhose', 15_000, 'the new chip');
+    assert.equal(await input.inputValue(), '');
+    const tab = page.locator('.tabs-container .tab', { hasText: '13.txt' }).first();
+    await waitFor(async () => /\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be dirty');
+
+    // drag the new chip in front of "1girl"
+    const chips = frame.locator('.chips .chip');
+    const from = await chips.last().boundingBox();
+    const to = await chips.nth(1).boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2 - 20, from.y + from.height / 2, { steps: 4 });
+    await page.mouse.move(to.x + 4, to.y + to.height / 2, { steps: 12 });
+    await page.mouse.up();
+    await waitFor(async () => (await chipTexts(frame))[1] === 'pantyhose', 15_000, 'the dragged chip in second place');
+    assert.deepEqual((await chipTexts(frame)).slice(0, 3), ['tk', 'pantyhose', '1girl']);
+
+    // and one place to the right with the keyboard
+    await frame.locator('.chips .chip', { hasText: 'pantyhose' }).focus();
+    await page.keyboard.press('Alt+ArrowRight');
+    await waitFor(async () => (await chipTexts(frame))[2] === 'pantyhose', 15_000, 'Alt+Right to move the chip');
+    await waitFor(async () => (await frame.locator('.chips .chip:focus .label').innerText().catch(() => '')) === 'pantyhose', 5_000, 'the moved chip to keep the focus');
+    await page.mouse.move(1, 1);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor')}`);
+
+    // save with VS Code's own Ctrl+S: the file holds exactly the edited text
+    const tags = original13.trim().split(', ');
+    const expected = [tags[0], tags[1], 'pantyhose', ...tags.slice(2)].join(', ') + '\n';
+    await page.keyboard.press('Control+s');
+    await waitFor(() => readFileSync(join(concept, '13.txt'), 'utf8') === expected, 15_000, '13.txt to be saved');
+    await waitFor(async () => !/\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be clean');
+
+    // next image by keyboard, in the same tab
+    await frame.locator('.chips .chip').first().focus();
+    await page.keyboard.press(']');
+    await page.locator('.tabs-container .tab', { hasText: '14.txt' }).first().waitFor({ timeout: 30_000 });
+    await waitFor(async () => (await page.locator('.tabs-container .tab', { hasText: '13.txt' }).count()) === 0, 15_000, 'the 13.txt tab to be replaced');
+    frame = await editorFrame(page, '14.txt');
+    await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
+    assert.match(await frame.locator('.nav-position').innerText(), /^14 \/ 14$/);
+
+    // remove the trigger word with its × : the problem appears with its fix, which puts it back
+    await frame.locator('.chips .chip').first().locator('.remove').click();
+    const problem = frame.locator('.problems li', { hasText: 'trigger-missing' }).first();
+    await problem.waitFor({ timeout: 20_000 });
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-problem')}`);
+    await problem.locator('.fix', { hasText: "Add 'tk' at the front" }).click();
+    await waitFor(async () => (await chipTexts(frame))[0] === 'tk', 15_000, 'the fix to put the trigger back');
+    await waitFor(async () => (await frame.locator('.problems li', { hasText: 'trigger-missing' }).count()) === 0, 15_000, 'the problem to go');
+    await frame.locator('.chips .chip').first().focus();
+    await page.keyboard.press('Control+s');
+    await waitFor(() => readFileSync(join(concept, '14.txt'), 'utf8') === original14, 15_000, '14.txt saved as it was');
+
+    const csp = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
+    assert.deepEqual(csp, [], 'no CSP violation');
+    assert.ok(ours.length >= 6, `only ${ours.length} tag editor tests ran in the host`);
+    assert.deepEqual(inHostFailures, [], 'the tag editor tests in the host pass');
+  } catch (e) {
+    await screenshot(page, 'tag-editor-failure');
+    throw e;
+  } finally {
+    await browser.close();
+    // later test files expect the sample as it was
+    writeFileSync(join(concept, '13.txt'), original13);
+    writeFileSync(join(concept, '14.txt'), original14);
+  }
+});

@@ -1,0 +1,533 @@
+/**
+ * Tag editor webview: the image, the tags as chips (drag or Alt+←/→ to reorder, × or Delete to
+ * remove, type to add with autocomplete), the problems with their fixes, the raw text, the other
+ * sidecar and WD14 suggestions. It holds no document state: every change is a message to the
+ * host, which edits the TextDocument and sends the new state back.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import './style.css';
+import type { HostToWebview, TagEditorState, TagSuggestion } from '../../src/core/protocol';
+import type { TagEditOp } from '../../src/core/captions/tagEditorTypes';
+import { connect, getState, h, post, setState } from '../shared/api';
+
+interface ViewState {
+  draft: string;
+  focus: number | null;
+}
+
+const saved = getState<ViewState>();
+let state: TagEditorState | undefined;
+let vocabulary: Array<{ name: string; count: number; key: string }> = [];
+let vocabularyTotal = 0;
+let suggestions: { status: string; tags?: TagSuggestion[]; message?: string } | undefined;
+/** the chip to focus after the next render (after a move or delete by keyboard) */
+let pendingFocus: number | null = saved?.focus ?? null;
+
+const app = document.getElementById('app') as HTMLElement;
+
+// ---- the skeleton, built once so the input keeps its focus and caret across renders ----------
+const fileLabel = h('span', { class: 'file' });
+const dirtyLabel = h('span', { class: 'dirty', text: '● unsaved', attrs: { hidden: '' } });
+const navPosition = h('span', { class: 'muted nav-position' });
+const prevButton = button('‹ Previous', 'Previous image (Alt+PageUp or [)', () => navigate('prev'), true);
+const nextButton = button('Next ›', 'Next image (Alt+PageDown or ])', () => navigate('next'), true);
+const textButton = button('Open as Text', 'Reopen this file in the text editor', () => post({ type: 'tagEditor/command', command: 'openAsText' }), true);
+const banner = h('div', { class: 'banner', attrs: { role: 'alert', hidden: '' } });
+const imagePane = h('section', { class: 'image-pane', attrs: { 'aria-label': 'Image' } });
+const chipList = h('div', { class: 'chips', attrs: { role: 'list', 'aria-label': 'Tags (drag or Alt+Left/Right to reorder, Delete to remove)' } });
+const chipHeading = h('h2', { text: 'Tags' });
+const input = h('input', {
+  class: 'add-input',
+  attrs: { type: 'text', placeholder: 'Add tags… (Enter or Tab accepts; commas add several)', 'aria-label': 'Add a tag', spellcheck: 'false', autocomplete: 'off' },
+});
+const completions = h('ul', { class: 'completions', attrs: { role: 'listbox', hidden: '' } });
+const note = h('div', { class: 'note muted', attrs: { 'aria-live': 'polite' } });
+const problemsHeading = h('h2', { text: 'Problems' });
+const problemList = h('ul', { class: 'problems' });
+const rawHeading = h('h2', { text: 'Text' });
+const raw = h('pre', { class: 'raw', attrs: { 'aria-label': 'The file as text' } });
+const otherSection = h('section', { class: 'other', attrs: { hidden: '' } });
+const suggestButton = button('Suggest Tags', 'Run the WD14 tagger on this image and show its tags with scores', () => {
+  post({ type: 'tagEditor/suggest' });
+}, true);
+const suggestBody = h('div', { class: 'suggestions' });
+
+input.value = saved?.draft ?? '';
+
+app.replaceChildren(
+  h(
+    'header',
+    { class: 'toolbar' },
+    h('div', { class: 'title' }, fileLabel, dirtyLabel),
+    h('div', { class: 'actions' }, prevButton, navPosition, nextButton, textButton),
+  ),
+  banner,
+  h(
+    'div',
+    { class: 'layout' },
+    imagePane,
+    h(
+      'section',
+      { class: 'tag-pane' },
+      chipHeading,
+      chipList,
+      h('div', { class: 'add' }, input, completions),
+      note,
+      problemsHeading,
+      problemList,
+      h('div', { class: 'suggest-head' }, h('h2', { text: 'Suggestions' }), suggestButton),
+      suggestBody,
+      rawHeading,
+      raw,
+      otherSection,
+    ),
+  ),
+);
+
+function button(label: string, title: string, onClick: () => void, secondary = false): HTMLElement {
+  const b = h('vscode-button' as 'button', { text: label, title, attrs: secondary ? { secondary: '' } : {} });
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function saveView(): void {
+  const focused = document.activeElement instanceof HTMLElement ? document.activeElement.dataset.index : undefined;
+  setState<ViewState>({ draft: input.value, focus: focused !== undefined ? Number(focused) : null });
+}
+
+function editable(): boolean {
+  return !!state && state.blocked === null;
+}
+
+function send(edit: TagEditOp): void {
+  if (!state || !editable()) return;
+  post({ type: 'tagEditor/edit', version: state.version, edit });
+}
+
+function navigate(direction: 'prev' | 'next'): void {
+  if (!state) return;
+  if (direction === 'prev' ? !state.nav.hasPrev : !state.nav.hasNext) return;
+  saveView();
+  post({ type: 'tagEditor/navigate', direction });
+}
+
+const looseKey = (s: string): string => s.toLowerCase().replace(/_/g, ' ').replace(/\s+/g, ' ').trim();
+
+// ---- rendering ------------------------------------------------------------------------------
+function render(): void {
+  const s = state;
+  if (!s) return;
+  document.title = `Tags: ${s.fileName}`;
+  fileLabel.textContent = s.fileName;
+  fileLabel.title = s.file;
+  dirtyLabel.toggleAttribute('hidden', !s.dirty);
+  navPosition.textContent = s.nav.count > 1 ? `${s.nav.position + 1} / ${s.nav.count}` : '';
+  prevButton.toggleAttribute('disabled', !s.nav.hasPrev);
+  nextButton.toggleAttribute('disabled', !s.nav.hasNext);
+
+  banner.replaceChildren();
+  banner.toggleAttribute('hidden', !s.blocked);
+  if (s.blocked) {
+    banner.append(h('span', { text: s.blocked.message }));
+    if (s.blocked.canRemoveBom) banner.append(button('Remove Byte-Order Mark', 'Rewrite the file as UTF-8 without a byte-order mark', () => post({ type: 'tagEditor/command', command: 'removeBom' })));
+  }
+  input.disabled = !editable();
+
+  renderImage(s);
+  renderChips(s);
+  renderProblems(s);
+  renderSuggestions();
+
+  raw.textContent = s.text === '' ? '(empty file)' : s.text;
+  raw.classList.toggle('muted', s.text === '');
+  rawHeading.textContent = `Text of ${s.fileName}` + (s.extraLines ? ` (${s.extraLines} more line${s.extraLines === 1 ? '' : 's'}: sd-scripts uses only the first without enable_wildcard)` : '');
+
+  otherSection.replaceChildren();
+  otherSection.toggleAttribute('hidden', !s.other);
+  if (s.other) {
+    otherSection.append(h('h2', { text: `${s.other.name} (read-only)` }), h('pre', { class: 'raw other-text', text: s.other.text || '(empty file)' }));
+  }
+  note.textContent = s.note ?? '';
+  app.setAttribute('aria-busy', 'false');
+  updateCompletions();
+}
+
+let shownImage = '';
+function renderImage(s: TagEditorState): void {
+  const key = JSON.stringify(s.image);
+  if (key === shownImage) return;
+  shownImage = key;
+  const img = s.image;
+  if (!img) {
+    imagePane.replaceChildren(h('div', { class: 'placeholder', text: `No image named like ${s.fileName} sits next to it.` }));
+    return;
+  }
+  const size = img.width && img.height ? `${img.width} × ${img.height}` : 'size unknown';
+  const meta = h('div', { class: 'image-meta muted' }, h('span', { class: 'image-name', text: img.name }), h('span', { text: ` · ${size}${img.format && img.format !== 'unknown' ? ` · ${img.format.toUpperCase()}` : ''}` }));
+  if (!img.src) {
+    imagePane.replaceChildren(h('div', { class: 'placeholder', text: img.problem ?? `${img.name} cannot be shown.` }), meta);
+    return;
+  }
+  const el = h('img', { attrs: { src: img.src, alt: img.name, title: 'Open the image in VS Code' } });
+  el.addEventListener('error', () => {
+    imagePane.replaceChildren(h('div', { class: 'placeholder', text: `${img.name} cannot be shown: the browser could not decode it.` }), meta);
+  });
+  el.addEventListener('click', () => post({ type: 'tagEditor/command', command: 'openImage' }));
+  imagePane.replaceChildren(h('div', { class: 'frame' }, el), meta);
+  if (img.problem) imagePane.append(h('div', { class: 'warning-text', text: img.problem }));
+}
+
+function renderChips(s: TagEditorState): void {
+  const focusedIndex =
+    pendingFocus ?? (document.activeElement instanceof HTMLElement && document.activeElement.classList.contains('chip') ? Number(document.activeElement.dataset.index) : null);
+  pendingFocus = null;
+  const can = editable();
+  chipHeading.textContent = `Tags (${s.chips.length})`;
+  const nodes: HTMLElement[] = [];
+  s.chips.forEach((c, i) => {
+    if (s.keepBoundary !== null && i === s.keepBoundary && s.keepBoundary > 0) nodes.push(keepMarker(s.keepBoundary));
+    const worst = c.problems.reduce<string | null>((w, p) => (rank(p.severity) > rank(w) ? p.severity : w), null);
+    const classes = ['chip'];
+    if (c.trigger) classes.push('trigger');
+    if (worst) classes.push(`problem-${worst}`);
+    if (c.kept === true) classes.push('kept');
+    const tips: string[] = [];
+    if (c.trigger) tips.push('The trigger word of this concept.');
+    if (c.kept === true) tips.push('Kept in place by keep_tokens when captions are shuffled.');
+    for (const p of c.problems) tips.push(`${p.severity}: ${p.message}`);
+    const chip = h('span', {
+      class: classes.join(' '),
+      attrs: { role: 'listitem', tabindex: '0', 'data-index': String(i), 'aria-label': `${c.text}${c.trigger ? ' (trigger word)' : ''}${c.problems.length ? `, ${c.problems.length} problem(s)` : ''}` },
+    });
+    if (tips.length) chip.title = tips.join('\n');
+    if (c.trigger) chip.append(h('span', { class: 'badge', text: 'trigger' }));
+    if (worst) chip.append(h('span', { class: 'mark', text: worst === 'error' ? '✖' : worst === 'warning' ? '⚠' : 'ℹ' }));
+    chip.append(h('span', { class: 'label', text: c.text }));
+    if (can) {
+      const x = h('button', { class: 'remove', text: '×', title: `Remove ${c.text}`, attrs: { tabindex: '-1', 'aria-label': `Remove ${c.text}` } });
+      x.addEventListener('click', (e) => {
+        e.stopPropagation();
+        pendingFocus = Math.min(i, s.chips.length - 2);
+        send({ op: 'remove', index: i });
+      });
+      chip.append(x);
+      chip.addEventListener('pointerdown', (e) => startDrag(e, chip, i));
+    }
+    chip.addEventListener('keydown', (e) => chipKey(e, i));
+    nodes.push(chip);
+  });
+  if (s.keepBoundary === 0 && s.chips.length) nodes.unshift(keepMarker(0));
+  if (!s.chips.length) nodes.push(h('span', { class: 'muted', text: s.blocked && s.blocked.code !== 'readOnly' && s.blocked.code !== 'bom' ? 'The tags cannot be shown.' : 'No tags yet: add some below.' }));
+  chipList.replaceChildren(...nodes);
+  if (focusedIndex !== null && focusedIndex >= 0) {
+    const target = chipList.querySelector<HTMLElement>(`.chip[data-index="${Math.min(focusedIndex, s.chips.length - 1)}"]`);
+    target?.focus();
+  }
+}
+
+function keepMarker(n: number): HTMLElement {
+  return h('span', {
+    class: 'keep-boundary',
+    title: n === 0 ? 'shuffle_caption is on and keep_tokens is 0: every tag is shuffled' : `shuffle_caption: the ${n} tag(s) before this line stay in place (keep_tokens); the rest are shuffled`,
+    attrs: { role: 'separator', 'aria-label': 'keep_tokens boundary' },
+  });
+}
+
+function rank(sev: string | null): number {
+  return sev === 'error' ? 4 : sev === 'warning' ? 3 : sev === 'info' ? 2 : sev === 'hint' ? 1 : 0;
+}
+
+function renderProblems(s: TagEditorState): void {
+  problemsHeading.textContent = `Problems (${s.problems.length})`;
+  if (!s.problems.length) {
+    problemList.replaceChildren(h('li', { class: 'muted', text: 'No problem found in this file.' }));
+    return;
+  }
+  problemList.replaceChildren(
+    ...s.problems.map((p, pi) => {
+      const li = h('li', { class: `sev-${p.severity}` }, h('span', { class: 'code', text: p.code }), h('span', { class: 'message', text: p.message, title: p.message }));
+      if (editable()) {
+        p.fixes.forEach((title, fi) => {
+          const b = h('button', { class: 'fix', text: title, title: 'Apply this fix' });
+          b.addEventListener('click', () => state && post({ type: 'tagEditor/fix', version: state.version, problem: pi, fix: fi }));
+          li.append(b);
+        });
+      }
+      if (p.chip !== null) {
+        li.addEventListener('mouseenter', () => chipList.querySelector(`.chip[data-index="${p.chip}"]`)?.classList.add('highlight'));
+        li.addEventListener('mouseleave', () => chipList.querySelector(`.chip[data-index="${p.chip}"]`)?.classList.remove('highlight'));
+      }
+      return li;
+    }),
+  );
+}
+
+function renderSuggestions(): void {
+  const s = suggestions;
+  if (!s) {
+    suggestBody.replaceChildren(
+      h('p', {
+        class: 'muted',
+        text: state?.taggerConfigured ? 'Run the WD14 tagger on this image and click a tag to add it.' : 'Needs a WD14 model folder (setting loraWorkbench.tagger.modelFolder).',
+      }),
+    );
+    return;
+  }
+  if (s.status === 'running') {
+    suggestBody.replaceChildren(h('div', { class: 'loading' }, h('vscode-progress-ring' as 'div'), h('span', { text: 'Running the tagger on this image…' })));
+    return;
+  }
+  if (s.status === 'unconfigured' || s.status === 'error') {
+    const p = h('p', { class: s.status === 'error' ? 'error' : 'muted', text: s.message ?? '' });
+    if (s.status === 'unconfigured') {
+      const link = h('span', { class: 'link', text: ' Open the setting' });
+      link.addEventListener('click', () => post({ type: 'tagEditor/command', command: 'openTaggerSettings' }));
+      p.append(link);
+    }
+    suggestBody.replaceChildren(p);
+    return;
+  }
+  const present = new Set((state?.chips ?? []).map((c) => looseKey(c.name)));
+  suggestBody.replaceChildren(
+    h(
+      'div',
+      { class: 'suggest-chips', attrs: { role: 'list' } },
+      ...(s.tags ?? []).map((t) => {
+        const has = present.has(looseKey(t.tag));
+        const b = h(
+          'button',
+          { class: has ? 'suggestion present' : 'suggestion', title: has ? 'Already in the file' : `Add ${t.tag}`, attrs: { role: 'listitem', ...(has || !editable() ? { disabled: '' } : {}) } },
+          h('span', { text: has ? `✓ ${t.tag}` : t.tag }),
+          h('span', { class: 'score', text: `${Math.round(t.score * 100)}%` }),
+        );
+        b.addEventListener('click', () => send({ op: 'add', tag: t.tag }));
+        return b;
+      }),
+    ),
+  );
+}
+
+// ---- keyboard on chips ----------------------------------------------------------------------
+function chipKey(e: KeyboardEvent, i: number): void {
+  if (!state) return;
+  const n = state.chips.length;
+  const focusChip = (j: number) => chipList.querySelector<HTMLElement>(`.chip[data-index="${j}"]`)?.focus();
+  if (e.altKey && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+    e.preventDefault();
+    const to = e.key === 'ArrowLeft' ? i - 1 : i + 1;
+    if (to < 0 || to >= n) return;
+    pendingFocus = to;
+    send({ op: 'move', from: i, to });
+  } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+    e.preventDefault();
+    focusChip(Math.max(0, Math.min(n - 1, e.key === 'ArrowLeft' ? i - 1 : i + 1)));
+  } else if (e.key === 'Home' || e.key === 'End') {
+    e.preventDefault();
+    focusChip(e.key === 'Home' ? 0 : n - 1);
+  } else if (e.key === 'Delete' || e.key === 'Backspace') {
+    e.preventDefault();
+    pendingFocus = n > 1 ? Math.min(i, n - 2) : null;
+    if (n <= 1) input.focus();
+    send({ op: 'remove', index: i });
+  }
+}
+
+// ---- drag to reorder (pointer events: works with mouse, pen and touch) ------------------------
+let drag: { from: number; chip: HTMLElement; startX: number; startY: number; active: boolean; to: number } | undefined;
+const marker = h('span', { class: 'drop-marker', attrs: { 'aria-hidden': 'true' } });
+
+function startDrag(e: PointerEvent, chip: HTMLElement, from: number): void {
+  if (e.button !== 0 || (e.target as HTMLElement).closest('.remove')) return;
+  drag = { from, chip, startX: e.clientX, startY: e.clientY, active: false, to: from };
+  chip.setPointerCapture(e.pointerId);
+  chip.addEventListener('pointermove', onDragMove);
+  chip.addEventListener('pointerup', onDragEnd);
+  chip.addEventListener('pointercancel', onDragEnd);
+}
+
+/** The slot the pointer is over: before the chip under it or after it, by its horizontal middle. */
+function dropSlot(x: number, y: number): { slot: number; before: HTMLElement | null } {
+  const chips = [...chipList.querySelectorAll<HTMLElement>('.chip')];
+  let best = { slot: chips.length, before: null as HTMLElement | null, d: Infinity };
+  chips.forEach((c, i) => {
+    const r = c.getBoundingClientRect();
+    const cy = r.top + r.height / 2;
+    const dy = Math.abs(y - cy);
+    if (dy > r.height) return;
+    const left = x < r.left + r.width / 2;
+    const d = dy * 4 + Math.min(Math.abs(x - r.left), Math.abs(x - r.right));
+    if (d < best.d) best = { slot: left ? i : i + 1, before: left ? c : (chips[i + 1] ?? null), d };
+  });
+  return best;
+}
+
+function onDragMove(e: PointerEvent): void {
+  if (!drag) return;
+  if (!drag.active && Math.hypot(e.clientX - drag.startX, e.clientY - drag.startY) < 5) return;
+  drag.active = true;
+  drag.chip.classList.add('dragging');
+  const { slot, before } = dropSlot(e.clientX, e.clientY);
+  // a slot is "before chip `slot`"; moving chip `from` there lands at slot or slot-1
+  drag.to = slot > drag.from ? slot - 1 : slot;
+  if (before) chipList.insertBefore(marker, before);
+  else chipList.append(marker);
+}
+
+function onDragEnd(e: PointerEvent): void {
+  const d = drag;
+  drag = undefined;
+  if (!d) return;
+  d.chip.removeEventListener('pointermove', onDragMove);
+  d.chip.removeEventListener('pointerup', onDragEnd);
+  d.chip.removeEventListener('pointercancel', onDragEnd);
+  d.chip.classList.remove('dragging');
+  marker.remove();
+  if (d.active && e.type === 'pointerup' && d.to !== d.from) {
+    pendingFocus = d.to;
+    send({ op: 'move', from: d.from, to: d.to });
+  } else if (!d.active) d.chip.focus();
+}
+
+// ---- add with autocomplete ------------------------------------------------------------------
+let matches: Array<{ name: string; count: number }> = [];
+let active = -1;
+
+function currentPiece(): { prefix: string; piece: string } {
+  const v = input.value;
+  const at = v.lastIndexOf(',');
+  return { prefix: at >= 0 ? v.slice(0, at + 1) : '', piece: v.slice(at + 1).trim() };
+}
+
+function updateCompletions(): void {
+  const { piece } = currentPiece();
+  const q = looseKey(piece);
+  if (!q || document.activeElement !== input || !editable()) {
+    closeCompletions();
+    return;
+  }
+  const present = new Set((state?.chips ?? []).map((c) => looseKey(c.name)));
+  const starts: typeof vocabulary = [];
+  const inside: typeof vocabulary = [];
+  for (const v of vocabulary) {
+    if (present.has(v.key)) continue;
+    if (v.key.startsWith(q)) starts.push(v);
+    else if (v.key.includes(` ${q}`)) inside.push(v);
+    if (starts.length >= 12) break;
+  }
+  matches = [...starts, ...inside].slice(0, 12);
+  if (!matches.length) {
+    closeCompletions();
+    return;
+  }
+  active = 0;
+  completions.replaceChildren(
+    ...matches.map((m, i) => {
+      const li = h(
+        'li',
+        { attrs: { role: 'option', 'data-i': String(i), 'aria-selected': i === active ? 'true' : 'false' } },
+        h('span', { class: 'name', text: m.name }),
+        h('span', { class: 'count muted', text: `${m.count}/${vocabularyTotal}` }),
+      );
+      li.title = `On ${m.count} of ${vocabularyTotal} tag files of this concept`;
+      // mousedown, not click: the input must not lose focus first
+      li.addEventListener('mousedown', (e) => {
+        e.preventDefault();
+        accept(i);
+      });
+      return li;
+    }),
+  );
+  completions.removeAttribute('hidden');
+}
+
+function closeCompletions(): void {
+  matches = [];
+  active = -1;
+  completions.setAttribute('hidden', '');
+  completions.replaceChildren();
+}
+
+function highlight(i: number): void {
+  active = (i + matches.length) % matches.length;
+  completions.querySelectorAll('li').forEach((li, j) => li.setAttribute('aria-selected', j === active ? 'true' : 'false'));
+}
+
+function accept(i: number): void {
+  const m = matches[i];
+  if (!m) return;
+  const { prefix } = currentPiece();
+  submit(prefix + m.name);
+}
+
+function submit(text: string): void {
+  if (!text.trim()) return;
+  send({ op: 'add', tag: text });
+  input.value = '';
+  closeCompletions();
+  saveView();
+}
+
+input.addEventListener('input', () => {
+  updateCompletions();
+  saveView();
+});
+input.addEventListener('focus', updateCompletions);
+input.addEventListener('blur', () => setTimeout(closeCompletions, 100));
+input.addEventListener('keydown', (e) => {
+  const open = matches.length > 0;
+  if (e.key === 'ArrowDown' && open) {
+    e.preventDefault();
+    highlight(active + 1);
+  } else if (e.key === 'ArrowUp' && open) {
+    e.preventDefault();
+    highlight(active - 1);
+  } else if ((e.key === 'Enter' || e.key === 'Tab') && open && active >= 0 && !e.shiftKey) {
+    e.preventDefault();
+    accept(active);
+  } else if (e.key === 'Enter') {
+    e.preventDefault();
+    submit(input.value);
+  } else if (e.key === 'Escape' && open) {
+    e.preventDefault();
+    e.stopPropagation();
+    closeCompletions();
+  }
+});
+
+// ---- previous / next image ------------------------------------------------------------------
+document.addEventListener('keydown', (e) => {
+  const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement;
+  if (e.altKey && (e.key === 'PageUp' || e.key === 'PageDown')) {
+    e.preventDefault();
+    navigate(e.key === 'PageUp' ? 'prev' : 'next');
+  } else if (!typing && !e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '[' || e.key === ']')) {
+    e.preventDefault();
+    navigate(e.key === '[' ? 'prev' : 'next');
+  }
+});
+
+connect((m: HostToWebview) => {
+  switch (m.type) {
+    case 'tagEditor/state':
+      state = m.state;
+      render();
+      break;
+    case 'tagEditor/vocabulary':
+      vocabulary = m.tags.map((t) => ({ ...t, key: looseKey(t.name) }));
+      vocabularyTotal = m.total;
+      updateCompletions();
+      break;
+    case 'tagEditor/suggestions':
+      suggestions = m;
+      renderSuggestions();
+      break;
+    case 'error':
+      banner.replaceChildren(h('span', { text: m.message }));
+      banner.removeAttribute('hidden');
+      app.setAttribute('aria-busy', 'false');
+      break;
+    default:
+      break;
+  }
+});
