@@ -21,11 +21,29 @@ export const Commands = {
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
+  // ── batch tag commands (`loraWorkbench.tags.<op>`, for any selection) and the Tags view ──
+  tagsAdd: 'loraWorkbench.tags.add',
+  tagsRemove: 'loraWorkbench.tags.remove',
+  tagsReplace: 'loraWorkbench.tags.replace',
+  tagsMoveToFront: 'loraWorkbench.tags.moveToFront',
+  tagsDedupe: 'loraWorkbench.tags.dedupe',
+  tagsSort: 'loraWorkbench.tags.sort',
+  tagsToSpaces: 'loraWorkbench.tags.toSpaces',
+  tagsToUnderscores: 'loraWorkbench.tags.toUnderscores',
+  tagsAddTrigger: 'loraWorkbench.tags.addTrigger',
+  tagsRemoveTrigger: 'loraWorkbench.tags.removeTrigger',
+  tagsCreateMissing: 'loraWorkbench.tags.createMissing',
+  tagsViewSelectImages: 'loraWorkbench.tagsView.selectImages',
+  tagsViewSetFilter: 'loraWorkbench.tagsView.setFilter',
+  tagsViewClearFilter: 'loraWorkbench.tagsView.clearFilter',
+  tagsViewToggleSort: 'loraWorkbench.tagsView.toggleSort',
+  tagsViewToggleGroup: 'loraWorkbench.tagsView.toggleGroup',
 } as const;
 
 export const Views = {
   container: 'loraWorkbench',
   datasets: 'loraWorkbench.datasets',
+  tags: 'loraWorkbench.tags',
 } as const;
 
 export const Languages = {
@@ -37,6 +55,7 @@ export const Languages = {
 export const ContextKeys = {
   scanned: 'loraWorkbench:scanned',
   hasDatasets: 'loraWorkbench:hasDatasets',
+  tagsFiltered: 'loraWorkbench:tagsFiltered',
 } as const;
 
 export const Settings = {
@@ -54,6 +73,8 @@ export const Settings = {
   ruleSeverities: 'captions.severity',
   shuffleCaption: 'captions.shuffleCaption',
   keepTokens: 'captions.keepTokens',
+  maxTokenLength: 'captions.maxTokenLength',
+  clipVocabulary: 'captions.clipVocabulary',
   taggerModelFolder: 'tagger.modelFolder',
   taggerGeneralThreshold: 'tagger.generalThreshold',
   taggerCharacterThreshold: 'tagger.characterThreshold',

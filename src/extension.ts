@@ -13,6 +13,7 @@ import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
+import { registerTagsBatch } from './features/tagsBatch';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -40,8 +41,9 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
-    registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    const captions = registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
+    registerTagsBatch(context, datasets.model, captions);
     const training = registerTraining(context);
 
     const activationMs = performance.now() - started;

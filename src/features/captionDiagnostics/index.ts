@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CaptionIndex, type CaptionDiagnostic, type RuleCode, type RuleConfig } from '../../core/captions/rules';
 import { resolveTrigger } from '../../core/captions/triggers';
+import { tokenCounter } from '../../core/captions/clipTokenizer';
 import { looseTagKey, parseCaption } from '../../core/captions/parse';
 import { atomicWriteFile } from '../../core/captions/journal';
 import type { FolderScan } from '../../core/dataset/scan';
@@ -47,10 +48,21 @@ function readSettings(): CaptionSettings {
     rules: {
       pollutionShare: cfg.get<number>(Settings.pollutionShare, 0.8),
       severities: cfg.get<Partial<Record<RuleCode, Sev | 'off'>>>(Settings.ruleSeverities, {}),
+      ...tokenRuleConfig(cfg),
     },
     shuffleCaption: cfg.get<boolean>(Settings.shuffleCaption, false),
     keepTokens: cfg.get<number>(Settings.keepTokens, 0),
   };
+}
+
+/** max_token_length and the CLIP token counter (the vocabulary from the setting or the Hugging Face cache, else an estimate). */
+function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
+  const max = cfg.get<number>(Settings.maxTokenLength, 75);
+  if (!max) return {};
+  const counter = tokenCounter(cfg.get<string>(Settings.clipVocabulary, '') || null, process.env);
+  if (counter.error) getLog().warn(`CLIP vocabulary: ${counter.error}`);
+  getLog().info(`Caption token counts: ${counter.estimate ? 'estimated (no CLIP vocabulary found)' : `CLIP tokenizer from ${counter.source}`}`);
+  return { maxTokenLength: max, countTokens: counter.count, tokenCountEstimated: counter.estimate };
 }
 
 /** A setting keyed by folder: the folder's path relative to the workspace, or its name. */
@@ -71,6 +83,27 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   readonly collection = this.register(vscode.languages.createDiagnosticCollection('lora-workbench-captions'));
   /** caption file → concept folder, for the files of the current scan */
   private known = new Map<string, string>();
+  /** fires after the index changed (the Tags view listens) */
+  private readonly updated = this.register(new vscode.EventEmitter<void>());
+  readonly onDidUpdate = this.updated.event;
+
+  /** The index (read-only use: the Tags view, batch targets, rename). */
+  get captionIndex(): CaptionIndex {
+    return this.index;
+  }
+
+  /** The trigger word of a concept folder, as the checks use it. */
+  triggerOf(folder: string): string | null {
+    const info = this.index.conceptInfo(folder);
+    if (info) return info.trigger;
+    const s = this.settings;
+    return resolveTrigger({
+      folderName: path.basename(folder),
+      perFolder: forFolder(s.triggers, folder) ?? null,
+      setting: s.trigger || null,
+      isReg: isRegFolder(folder),
+    }).trigger;
+  }
 
   constructor(private readonly model: DatasetsModel) {
     super();
@@ -196,6 +229,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     const all = this.index.allDiagnostics({ pollution: true });
     this.collection.clear();
     for (const [file, ds] of all) this.collection.set(vscode.Uri.file(file), ds.map(toDiagnostic));
+    this.updated.fire();
     getLog().info(`Caption checks: ${this.known.size} file(s), ${[...all.values()].reduce((n, d) => n + d.length, 0)} problem(s)`);
   }
 
@@ -218,6 +252,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   }
 
   private publish(files: readonly string[]): void {
+    if (files.length) this.updated.fire();
     for (const f of files) this.collection.set(vscode.Uri.file(f), this.index.diagnostics(f, { pollution: true }).map(toDiagnostic));
   }
 
