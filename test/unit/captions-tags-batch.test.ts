@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import {
   bytesToUnicode,
@@ -16,7 +16,7 @@ import {
 import { describePreview, opsFor, previewCreateMissing, previewGroups, splitTagInput } from '../../src/core/captions/tagBatch';
 import { allTagRows, conceptTagRows, cooccurrenceText, filesWithTag, filterTagRows, sortTagRows } from '../../src/core/captions/tagStats';
 import { CaptionIndex, lintCaption } from '../../src/core/captions/rules';
-import { tempDir } from './helpers';
+import { SAMPLE, tempDir } from './helpers';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -203,5 +203,18 @@ describe('tag statistics for the Tags view', () => {
     assert.deepEqual(filesWithTag(index(), 'Blue Hair', 'A'), ['A/0.txt', 'A/1.txt', 'A/2.txt']);
     assert.deepEqual(filesWithTag(index(), '(blue_hair:1.2)'), ['A/0.txt', 'A/1.txt', 'A/2.txt', 'B/0.txt']);
     assert.deepEqual(filesWithTag(index(), 'nothing'), []);
+  });
+});
+
+describe('max_token_length from a training config', () => {
+  it('reads it from a training config and ignores other TOML files', async () => {
+    const { maxTokenLengthOfConfig } = await import('../../src/core/captions/clipTokenizer');
+    assert.equal(maxTokenLengthOfConfig('c.toml', 'pretrained_model_name_or_path = "x"\nmax_token_length = 225\nlearning_rate = 1e-4\n'), 225);
+    assert.equal(maxTokenLengthOfConfig('c.toml', '[training_arguments]\nmax_token_length = 150\noutput_dir = "o"\n'), 150);
+    assert.equal(maxTokenLengthOfConfig('c.toml', 'pretrained_model_name_or_path = "x"\nlearning_rate = 1e-4\n'), null);
+    assert.equal(maxTokenLengthOfConfig('d.toml', '[general]\nmax_token_length = 225\n'), null, 'a dataset config');
+    assert.equal(maxTokenLengthOfConfig('c.toml', 'max_token_length = "225"\nlearning_rate = 1\n'), null, 'a string is not read by sd-scripts as a number');
+    const sample = path.join(SAMPLE, 'config', 'config_file.toml');
+    assert.equal(maxTokenLengthOfConfig(sample, readFileSync(sample, 'utf8')), 225);
   });
 });

@@ -13,6 +13,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { detectConfigKind } from '../config/detect';
+import { parseTomlDocument, plainValue } from '../config/document';
+import { effectiveOptions, flattenTrainingConfig } from '../config/training';
 
 /** CLIP's pre-tokenizer pattern (the text is already lower-cased). */
 const PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu;
@@ -257,4 +260,12 @@ export function tokenCounter(explicit: string | null, env: Parameters<typeof cli
     }
   }
   return { count: estimateClipTokens, estimate: true, source: 'no CLIP vocabulary found', ...(error ? { error } : {}) };
+}
+
+/** `max_token_length` of a training config's text (null: not a training config, or not set). */
+export function maxTokenLengthOfConfig(fileName: string, text: string): number | null {
+  if (detectConfigKind(fileName, text) !== 'training') return null;
+  const opt = effectiveOptions(flattenTrainingConfig(parseTomlDocument(text.replace(/^\ufeff/, '')))).get('max_token_length');
+  const v = opt ? plainValue(opt.value) : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : typeof v === 'bigint' ? Number(v) : null;
 }

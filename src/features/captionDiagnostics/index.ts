@@ -38,7 +38,7 @@ interface CaptionSettings {
   keepTokens: number;
 }
 
-function readSettings(): CaptionSettings {
+function readSettings(configTokenLength: number | null = null): CaptionSettings {
   const cfg = vscode.workspace.getConfiguration(Settings.section);
   return {
     extension: normaliseSidecarExtension(cfg.get<string>(Settings.captionExtension, '.txt')),
@@ -48,7 +48,7 @@ function readSettings(): CaptionSettings {
     rules: {
       pollutionShare: cfg.get<number>(Settings.pollutionShare, 0.8),
       severities: cfg.get<Partial<Record<RuleCode, Sev | 'off'>>>(Settings.ruleSeverities, {}),
-      ...tokenRuleConfig(cfg),
+      ...tokenRuleConfig(cfg, configTokenLength),
     },
     shuffleCaption: cfg.get<boolean>(Settings.shuffleCaption, false),
     keepTokens: cfg.get<number>(Settings.keepTokens, 0),
@@ -56,8 +56,8 @@ function readSettings(): CaptionSettings {
 }
 
 /** max_token_length and the CLIP token counter (the vocabulary from the setting or the Hugging Face cache, else an estimate). */
-function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
-  const max = cfg.get<number>(Settings.maxTokenLength, 75);
+function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration, fromConfig: number | null): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
+  const max = cfg.get<number | null>(Settings.maxTokenLength, null) ?? fromConfig ?? 75;
   if (!max) return {};
   const counter = tokenCounter(cfg.get<string>(Settings.clipVocabulary, '') || null, process.env);
   if (counter.error) getLog().warn(`CLIP vocabulary: ${counter.error}`);
@@ -90,6 +90,18 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   /** The index (read-only use: the Tags view, batch targets, rename). */
   get captionIndex(): CaptionIndex {
     return this.index;
+  }
+
+  private configTokenLength: number | null = null;
+
+  /** max_token_length from the workspace's training configs (used when the setting is empty). */
+  setConfigTokenLength(n: number | null): void {
+    if (n === this.configTokenLength) return;
+    this.configTokenLength = n;
+    this.settings = readSettings(n);
+    this.index = new CaptionIndex(this.settings.rules);
+    this.known.clear();
+    void this.sync();
   }
 
   /** The trigger word of a concept folder, as the checks use it. */
@@ -144,7 +156,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(Settings.section)) {
-          this.settings = readSettings();
+          this.settings = readSettings(this.configTokenLength);
           this.index = new CaptionIndex(this.settings.rules);
           this.known.clear();
           this.collection.clear();

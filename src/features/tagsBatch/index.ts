@@ -7,6 +7,7 @@ import { registerTagCommands } from './commands';
 import { registerTriggerHighlight } from './highlight';
 import { registerTagRename } from './rename';
 import { registerTagsView } from './tagsView';
+import { registerTokenLengthFromConfigs } from './tokenLength';
 
 export function registerTagsBatch(context: vscode.ExtensionContext, model: DatasetsModel, captions: CaptionDiagnostics): void {
   registerBatchApply(context);
@@ -14,4 +15,5 @@ export function registerTagsBatch(context: vscode.ExtensionContext, model: Datas
   registerTagsView(context.subscriptions, captions);
   registerTagRename(context.subscriptions, captions, model);
   registerTriggerHighlight(context.subscriptions, captions);
+  registerTokenLengthFromConfigs(context.subscriptions, captions);
 }
