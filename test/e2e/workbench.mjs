@@ -48,8 +48,8 @@ export async function screenshot(page, name) {
 }
 
 /**
- * Clicks our activity-bar entry and returns the side bar showing our container. (With one view in
- * the container VS Code hides the view's own header and titles the side bar "LORA WORKBENCH: DATASETS".)
+ * Clicks our activity-bar entry and returns the side bar showing our container. (The side bar is
+ * titled "LORA WORKBENCH", or "LORA WORKBENCH: DATASETS" while only that view is shown.)
  */
 export async function openLoraContainer(page) {
   const item = page.locator('.activitybar .action-item [aria-label^="LoRA Workbench"]').first();
@@ -59,7 +59,7 @@ export async function openLoraContainer(page) {
   if (!(await ours.isVisible().catch(() => false))) await item.click();
   await ours.waitFor({ state: 'visible', timeout: 30_000 });
   const title = sidebar.locator('.composite.title .title-label');
-  await title.filter({ hasText: /datasets/i }).waitFor({ timeout: 30_000 });
+  await title.filter({ hasText: /lora workbench/i }).waitFor({ timeout: 30_000 });
   return ours;
 }
 
