@@ -131,7 +131,9 @@ describe('batch tag commands', () => {
     assert.ok(files.length > 5);
     const [, edits] = we.entries().find(([u]) => u.fsPath === file.fsPath) ?? [];
     assert.equal(edits?.length, 1);
-    assert.equal(edits?.[0]?.newText, 'aqua hair');
-    assert.equal(doc.getText(edits?.[0]?.range), 'blue_hair');
+    const e = edits?.[0] as vscode.TextEdit;
+    const t = doc.getText();
+    const renamed = t.slice(0, doc.offsetAt(e.range.start)) + e.newText + t.slice(doc.offsetAt(e.range.end));
+    assert.equal(renamed, t.replace('blue_hair', 'aqua hair'));
   });
 });
