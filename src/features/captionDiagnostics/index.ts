@@ -38,7 +38,7 @@ interface CaptionSettings {
   keepTokens: number;
 }
 
-function readSettings(configTokenLength: number | null = null): CaptionSettings {
+function readSettings(configTokenLength?: number | null): CaptionSettings {
   const cfg = vscode.workspace.getConfiguration(Settings.section);
   return {
     extension: normaliseSidecarExtension(cfg.get<string>(Settings.captionExtension, '.txt')),
@@ -56,8 +56,11 @@ function readSettings(configTokenLength: number | null = null): CaptionSettings 
 }
 
 /** max_token_length and the CLIP token counter (the vocabulary from the setting or the Hugging Face cache, else an estimate). */
-function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration, fromConfig: number | null): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
-  const max = cfg.get<number | null>(Settings.maxTokenLength, null) ?? fromConfig ?? 75;
+function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration, fromConfig: number | null | undefined): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
+  const setting = cfg.get<number | null>(Settings.maxTokenLength, null);
+  // until the training configs have been read (undefined), no guess: no false alarms at start-up
+  if (setting === null && fromConfig === undefined) return {};
+  const max = setting ?? fromConfig ?? 75;
   if (!max) return {};
   const counter = tokenCounter(cfg.get<string>(Settings.clipVocabulary, '') || null, process.env);
   if (counter.error) getLog().warn(`CLIP vocabulary: ${counter.error}`);
@@ -92,9 +95,9 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     return this.index;
   }
 
-  private configTokenLength: number | null = null;
+  private configTokenLength: number | null | undefined = undefined;
 
-  /** max_token_length from the workspace's training configs (used when the setting is empty). */
+  /** max_token_length from the workspace's training configs (null: none sets it; used when the setting is empty). */
   setConfigTokenLength(n: number | null): void {
     if (n === this.configTokenLength) return;
     this.configTokenLength = n;
