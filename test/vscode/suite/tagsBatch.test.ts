@@ -136,4 +136,25 @@ describe('batch tag commands', () => {
     const renamed = t.slice(0, doc.offsetAt(e.range.start)) + e.newText + t.slice(doc.offsetAt(e.range.end));
     assert.equal(renamed, t.replace('blue_hair', 'aqua hair'));
   });
+
+  it('reports captions longer than max_token_length in the Problems panel, with an estimate labelled as one', async () => {
+    const wf = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(wf);
+    const file = vscode.Uri.joinPath(wf.uri, 'dataset', 'img_train', '5_tk girl', '11.txt');
+    const long = () => vscode.languages.getDiagnostics(file).filter((d) => d.code === 'caption-too-long');
+    // the sample's training config sets max_token_length = 225: nothing to report
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(long().length, 0);
+    const cfg = vscode.workspace.getConfiguration('loraWorkbench');
+    await cfg.update('captions.maxTokenLength', 75, vscode.ConfigurationTarget.Workspace);
+    try {
+      const d = await until(() => long()[0], 'a caption-too-long diagnostic on 11.txt', 30_000);
+      assert.match(d.message, /about \d+ CLIP tokens \(an estimate/);
+      assert.match(d.message, /max_token_length = 75/);
+      assert.equal(d.severity, vscode.DiagnosticSeverity.Warning);
+    } finally {
+      await cfg.update('captions.maxTokenLength', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await until(() => long().length === 0, 'the diagnostic to go with the setting', 30_000);
+  });
 });
