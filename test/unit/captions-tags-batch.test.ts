@@ -118,11 +118,14 @@ describe('caption-too-long rule', () => {
   });
 
   it('uses the given counter, counts prefix/suffix, and obeys severity', () => {
-    const counter = (s: string): number => s.length; // one token per character
-    const r = lintCaption('f.txt', 'abc, def', { trigger: null, options: { captionPrefix: 'xyz' } }, { maxTokenLength: 10, countTokens: counter });
+    const counter = (s: string): number => s.length; // one token per character (white space never is a token in CLIP)
+    // prefix 3 + 'abc' 3 + ',' 1 + 'def' 3 = 10
+    const r = lintCaption('f.txt', 'abc, def', { trigger: null, options: { captionPrefix: 'xyz' } }, { maxTokenLength: 9, countTokens: counter });
     const d = r.diagnostics.find((x) => x.code === 'caption-too-long');
     assert.ok(d);
-    assert.match(d.message, /is 12 CLIP tokens;/);
+    assert.match(d.message, /is 10 CLIP tokens;/);
+    assert.equal(r.diagnostics.length >= 1 && d.range.startOffset, 5, "the cut starts at 'def'");
+    assert.equal(lintCaption('f.txt', 'abc, def', { trigger: null, options: { captionPrefix: 'xyz' } }, { maxTokenLength: 10, countTokens: counter }).diagnostics.length, 0);
     assert.doesNotMatch(d.message, /estimate/);
     const off = lintCaption('f.txt', text, { trigger: null }, { maxTokenLength: 75, severities: { 'caption-too-long': 'off' } });
     assert.equal(off.diagnostics.length, 0);

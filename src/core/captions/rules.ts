@@ -322,25 +322,49 @@ function checkTrigger(
   }
 }
 
+/** per counter: token counts of tag texts (tags repeat across a dataset; lines rarely do) */
+const tokenMemo = new WeakMap<(text: string) => number, Map<string, number>>();
+
+function memoCounter(count: (text: string) => number): (text: string) => number {
+  let memo = tokenMemo.get(count);
+  if (!memo) {
+    memo = new Map();
+    tokenMemo.set(count, memo);
+  }
+  const m = memo;
+  return (text) => {
+    let n = m.get(text);
+    if (n === undefined) {
+      if (m.size > 200_000) m.clear();
+      n = count(text);
+      m.set(text, n);
+    }
+    return n;
+  };
+}
+
+/**
+ * Counted tag by tag (each tag, each separator, the prefix and suffix; memoised), which equals the
+ * count of the whole line except where a tag ending in punctuation touches the separator.
+ */
 function checkTokenLength(c: Collector, l: CaptionLine, options: CaptionOptions, config: RuleConfig): void {
   const max = config.maxTokenLength ?? 75;
-  const count = config.countTokens ?? estimateClipTokens;
+  if (l.tags.length === 0) return;
+  const count = memoCounter(config.countTokens ?? estimateClipTokens);
   const w = (s: string): string => (options.enableWildcard === true ? resolveWildcards(s) : s);
   const affix = (s: string | undefined): string => (s ? pyStrip(w(s)) : '');
-  const text = [affix(options.captionPrefix), w(l.text), affix(options.captionSuffix)].filter((s) => s !== '').join(' ');
-  const total = count(text);
-  if (total <= max || l.tags.length === 0) return;
-  // where the cut falls: the first tag that does not fit whole
-  let used = count(affix(options.captionPrefix));
   const sep = count(separatorOf(options));
-  let cut = l.tags[l.tags.length - 1] as CaptionTag;
+  const prefix = count(affix(options.captionPrefix));
+  let total = prefix + count(affix(options.captionSuffix));
+  let cut: CaptionTag | null = null;
+  let used = prefix;
   for (const t of l.tags) {
-    used += (t.index > 0 ? sep : 0) + count(w(t.text));
-    if (used > max) {
-      cut = t;
-      break;
-    }
+    const n = (t.index > 0 ? sep : 0) + count(w(t.text));
+    used += n;
+    total += n;
+    if (cut === null && used > max) cut = t;
   }
+  if (total <= max || cut === null) return;
   const about = config.tokenCountEstimated ? 'about ' : '';
   const est = config.tokenCountEstimated ? ' (an estimate: no CLIP vocabulary was found; set loraWorkbench.captions.clipVocabulary for exact counts)' : '';
   c.add(
