@@ -104,6 +104,9 @@ test('a batch from the palette with its confirmation, undo, and the Tags view', 
     await image.hover();
     await image.locator('.action-label[aria-label^="Open Caption or Tags"]').click();
     await page.locator('.monaco-editor .view-lines', { hasText: 'tk, 1girl' }).first().waitFor({ timeout: 15_000 });
+    // collapse the Datasets view so the Tags view gets the side bar
+    await view.locator('.pane-header', { hasText: /^\s*Datasets/i }).first().click();
+    await tagsPane.locator('.monaco-list-row', { hasText: 'blue_hair' }).first().waitFor({ timeout: 15_000 });
     await page.waitForTimeout(1000);
     await page.mouse.move(1, 1);
     t.diagnostic(`screenshot: ${await screenshot(page, 'tags-view')}`);

@@ -185,6 +185,7 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
             if (i % step === 0) progress.report({ message: `${i} of ${onDisk.length} files`, increment: (100 * step) / Math.max(1, onDisk.length) });
           },
         });
+        progress.report({ message: `${onDisk.length} of ${onDisk.length} files` });
         return { r, cancelled };
       },
     );
