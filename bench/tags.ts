@@ -12,7 +12,7 @@
  *  (c) tag completion with a 10,000-tag vocabulary (building it from the index's counts, as the
  *      batch commands' tag input does, and one completion), against a plain startsWith scan.
  *
- *   npm run bench -- tags [files=100000] [fsync=1]
+ *   npm run bench -- tags [files=100000] [fsync=1] [parts=a,b,c]
  * Prints figures and ratios. Not a test: nothing here fails on time.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,6 +29,7 @@ import { scanDataset } from '../src/core/dataset/scan';
 const arg = (name: string, dflt: string): string => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? dflt;
 const total = Number(arg('files', '100000'));
 const fsync = arg('fsync', '0') === '1';
+const parts = arg('parts', 'a,b,c').split(',');
 const folders = 20;
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -156,9 +157,9 @@ async function main(): Promise<void> {
   const root = makeDataset();
   console.log(`dataset: ${total} tag files in ${folders} concept folders, made in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   try {
-    await benchInsert(root);
-    await benchLint(root);
-    benchCompletion();
+    if (parts.includes('a')) await benchInsert(root);
+    if (parts.includes('b')) await benchLint(root);
+    if (parts.includes('c')) benchCompletion();
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
