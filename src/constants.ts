@@ -49,6 +49,23 @@ export const Commands = {
   openTagEditor: 'loraWorkbench.openTagEditor',
   /** internal: hands a webview message to the tag editor of a file (tests, other features) */
   tagEditorMessage: 'loraWorkbench.tagEditor.message',
+  // ── batch tag commands (`loraWorkbench.tags.<op>`, for any selection) and the Tags view ──
+  tagsAdd: 'loraWorkbench.tags.add',
+  tagsRemove: 'loraWorkbench.tags.remove',
+  tagsReplace: 'loraWorkbench.tags.replace',
+  tagsMoveToFront: 'loraWorkbench.tags.moveToFront',
+  tagsDedupe: 'loraWorkbench.tags.dedupe',
+  tagsSort: 'loraWorkbench.tags.sort',
+  tagsToSpaces: 'loraWorkbench.tags.toSpaces',
+  tagsToUnderscores: 'loraWorkbench.tags.toUnderscores',
+  tagsAddTrigger: 'loraWorkbench.tags.addTrigger',
+  tagsRemoveTrigger: 'loraWorkbench.tags.removeTrigger',
+  tagsCreateMissing: 'loraWorkbench.tags.createMissing',
+  tagsViewSelectImages: 'loraWorkbench.tagsView.selectImages',
+  tagsViewSetFilter: 'loraWorkbench.tagsView.setFilter',
+  tagsViewClearFilter: 'loraWorkbench.tagsView.clearFilter',
+  tagsViewToggleSort: 'loraWorkbench.tagsView.toggleSort',
+  tagsViewToggleGroup: 'loraWorkbench.tagsView.toggleGroup',
 } as const;
 
 /** The tag editor's custom editor view type (package.json `customEditors`). */
@@ -58,6 +75,7 @@ export const Views = {
   container: 'loraWorkbench',
   datasets: 'loraWorkbench.datasets',
   buckets: 'loraWorkbench.buckets',
+  tags: 'loraWorkbench.tags',
 } as const;
 
 export const Languages = {
@@ -70,6 +88,7 @@ export const ContextKeys = {
   scanned: 'loraWorkbench:scanned',
   hasDatasets: 'loraWorkbench:hasDatasets',
   datasetFilterActive: 'loraWorkbench:datasetFilterActive',
+  tagsFiltered: 'loraWorkbench:tagsFiltered',
 } as const;
 
 export const Settings = {
@@ -87,6 +106,8 @@ export const Settings = {
   ruleSeverities: 'captions.severity',
   shuffleCaption: 'captions.shuffleCaption',
   keepTokens: 'captions.keepTokens',
+  maxTokenLength: 'captions.maxTokenLength',
+  clipVocabulary: 'captions.clipVocabulary',
   taggerModelFolder: 'tagger.modelFolder',
   taggerGeneralThreshold: 'tagger.generalThreshold',
   taggerCharacterThreshold: 'tagger.characterThreshold',

@@ -18,6 +18,7 @@ import { registerSdScripts, type SdScriptsFeature } from './features/sdScripts';
 import { registerImageAudit, type ImageAuditFeature } from './features/imageAudit';
 import { registerBuckets, type BucketsFeature } from './features/buckets';
 import { registerTagEditor } from './features/tagEditor';
+import { registerTagsBatch } from './features/tagsBatch';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -52,7 +53,9 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerNewConfig(context.subscriptions, datasets.model);
     const captionDiagnostics = registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagEditor(context, captionDiagnostics);
+    const captions = registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
+    registerTagsBatch(context, datasets.model, captions);
     const training = registerTraining(context);
     const sdScripts = registerSdScripts(context, datasets.model, training);
     const imageAudit = registerImageAudit(context, datasets.model);

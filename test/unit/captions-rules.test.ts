@@ -49,7 +49,7 @@ describe('trigger words', () => {
 describe('caption rules', () => {
   it('has stable codes', () => {
     assert.deepEqual(Object.keys(RULES).sort(), [
-      'absorbed-tag', 'blank-caption', 'bom', 'duplicate-tag', 'empty-file', 'keep-separator-literal', 'mixed-underscore-style', 'multi-line',
+      'absorbed-tag', 'blank-caption', 'bom', 'caption-too-long', 'duplicate-tag', 'empty-file', 'keep-separator-literal', 'mixed-underscore-style', 'multi-line',
       'not-utf8', 'pollution-candidate', 'trigger-missing', 'trigger-not-first', 'trigger-not-kept', 'unreadable',
     ]);
   });

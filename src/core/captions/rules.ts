@@ -23,7 +23,8 @@ import {
   type CaptionTag,
   type TextEdit,
 } from './parse';
-import { feedCaption, readCaptionText } from './feed';
+import { feedCaption, readCaptionText, resolveWildcards } from './feed';
+import { estimateClipTokens } from './clipTokenizer';
 import { pyStrip } from './readCaption';
 
 export type Severity = 'error' | 'warning' | 'info' | 'hint';
@@ -43,6 +44,7 @@ export const RULES = {
   'mixed-underscore-style': { severity: 'info', summary: 'Underscores and spaces mixed between words' },
   'absorbed-tag': { severity: 'warning', summary: 'A tag the trigger word should absorb' },
   'pollution-candidate': { severity: 'info', summary: 'A tag on most images of the concept may take the trigger word’s features' },
+  'caption-too-long': { severity: 'warning', summary: 'Longer than max_token_length CLIP tokens: the rest is cut off' },
 } as const satisfies Record<string, { severity: Severity; summary: string }>;
 
 export type RuleCode = keyof typeof RULES;
@@ -83,6 +85,12 @@ export interface RuleConfig {
   pollutionShare?: number;
   /** concepts with fewer caption files are not checked for pollution (default 5) */
   pollutionMinFiles?: number;
+  /** max_token_length (75, 150 or 225): longer captions are reported; unset: not checked */
+  maxTokenLength?: number;
+  /** counts CLIP tokens (without start/end); default: `estimateClipTokens` */
+  countTokens?: (text: string) => number;
+  /** the counts are estimates (no CLIP vocabulary): the message says so */
+  tokenCountEstimated?: boolean;
 }
 
 /** What the rules need to know about the concept a file belongs to. */
@@ -234,6 +242,7 @@ export function lintCaption(
     checkDuplicates(c, doc, l);
     checkStyle(c, doc, l);
     if (ctx.absorbed && ctx.absorbed.length > 0) checkAbsorbed(c, doc, l, ctx.absorbed, trigger);
+    if (config.maxTokenLength) checkTokenLength(c, l, options, config);
   });
   return { diagnostics: c.out, doc, tagKeys: [...tagKeys.keys()], tagNames: [...tagKeys.values()] };
 }
@@ -311,6 +320,59 @@ function checkTrigger(
       moveFix,
     );
   }
+}
+
+/** per counter: token counts of tag texts (tags repeat across a dataset; lines rarely do) */
+const tokenMemo = new WeakMap<(text: string) => number, Map<string, number>>();
+
+function memoCounter(count: (text: string) => number): (text: string) => number {
+  let memo = tokenMemo.get(count);
+  if (!memo) {
+    memo = new Map();
+    tokenMemo.set(count, memo);
+  }
+  const m = memo;
+  return (text) => {
+    let n = m.get(text);
+    if (n === undefined) {
+      if (m.size > 200_000) m.clear();
+      n = count(text);
+      m.set(text, n);
+    }
+    return n;
+  };
+}
+
+/**
+ * Counted tag by tag (each tag, each separator, the prefix and suffix; memoised), which equals the
+ * count of the whole line except where a tag ending in punctuation touches the separator.
+ */
+function checkTokenLength(c: Collector, l: CaptionLine, options: CaptionOptions, config: RuleConfig): void {
+  const max = config.maxTokenLength ?? 75;
+  if (l.tags.length === 0) return;
+  const count = memoCounter(config.countTokens ?? estimateClipTokens);
+  const w = (s: string): string => (options.enableWildcard === true ? resolveWildcards(s) : s);
+  const affix = (s: string | undefined): string => (s ? pyStrip(w(s)) : '');
+  const sep = count(separatorOf(options));
+  const prefix = count(affix(options.captionPrefix));
+  let total = prefix + count(affix(options.captionSuffix));
+  let cut: CaptionTag | null = null;
+  let used = prefix;
+  for (const t of l.tags) {
+    const n = (t.index > 0 ? sep : 0) + count(w(t.text));
+    used += n;
+    total += n;
+    if (cut === null && used > max) cut = t;
+  }
+  if (total <= max || cut === null) return;
+  const about = config.tokenCountEstimated ? 'about ' : '';
+  const est = config.tokenCountEstimated ? ' (an estimate: no CLIP vocabulary was found; set loraWorkbench.captions.clipVocabulary for exact counts)' : '';
+  c.add(
+    'caption-too-long',
+    cut.start,
+    l.end,
+    `this caption is ${about}${total} CLIP tokens${est}; with max_token_length = ${max} the text encoder sees only the first ${max}, so from ${q(cut.text)} on the tags are cut off. Shorten the caption or raise max_token_length (150 or 225).`,
+  );
 }
 
 function checkKeepSeparator(c: Collector, doc: CaptionDocument, l: CaptionLine, options: CaptionOptions): void {
@@ -705,6 +767,28 @@ export class CaptionIndex {
   /** The decoded text the index holds for a file (BOM included), or null. */
   textOf(file: string): string | null {
     return this.files.get(file)?.text ?? null;
+  }
+
+  // ── for the Tags view and batch targets (tags-batch) ──────────────────────────────────────
+  /** Every concept id, in the order they were added. */
+  conceptIds(): string[] {
+    return [...this.concepts.keys()];
+  }
+
+  /** A concept's display name and trigger word. */
+  conceptInfo(id: string): { name: string; trigger: string | null } | null {
+    const c = this.concepts.get(id);
+    return c ? { name: c.name, trigger: c.ctx.trigger } : null;
+  }
+
+  /** A concept's files with the loose keys of their tags (each once); do not modify. */
+  *conceptFiles(id: string): Generator<{ file: string; tagKeys: readonly string[] }> {
+    const c = this.concepts.get(id);
+    if (!c) return;
+    for (const file of c.files) {
+      const st = this.files.get(file);
+      if (st) yield { file, tagKeys: st.tagKeys };
+    }
   }
 }
 

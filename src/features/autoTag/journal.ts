@@ -34,6 +34,14 @@ export function captionJournal(context: vscode.ExtensionContext): Promise<Journa
   return journal;
 }
 
+const undoListeners = new Set<(r: UndoResult) => Promise<void> | void>();
+
+/** Called after an undo restored a batch (the batch tag commands put back their edits of unsaved editors). */
+export function onDidUndoBatch(fn: (r: UndoResult) => Promise<void> | void): vscode.Disposable {
+  undoListeners.add(fn);
+  return { dispose: () => undoListeners.delete(fn) };
+}
+
 /** Undoes the newest batch and tells the user what happened. Never throws. */
 export async function undoLastBatch(context: vscode.ExtensionContext, quiet = false): Promise<UndoResult> {
   const log = getLog();
@@ -45,6 +53,13 @@ export async function undoLastBatch(context: vscode.ExtensionContext, quiet = fa
   }
   if (r.ok) {
     log.info(`Undo: ${r.message}`);
+    for (const fn of undoListeners) {
+      try {
+        await fn(r);
+      } catch (e) {
+        log.warn(`Undo: ${(e as Error).message}`);
+      }
+    }
     if (!quiet) void vscode.window.showInformationMessage(`LoRA Workbench: ${r.message}.`);
   } else if (r.id === null && r.conflicts.length === 0 && r.message === 'nothing to undo') {
     if (!quiet) void vscode.window.showInformationMessage('LoRA Workbench: there is no tag batch to undo.');

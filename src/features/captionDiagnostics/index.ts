@@ -10,6 +10,8 @@ import * as vscode from 'vscode';
 import { CaptionIndex, type CaptionDiagnostic, type ConceptContext, type RuleCode, type RuleConfig } from '../../core/captions/rules';
 import { resolveTrigger } from '../../core/captions/triggers';
 import { looseTagKey, parseCaption, type CaptionOptions } from '../../core/captions/parse';
+import { tokenCounter } from '../../core/captions/clipTokenizer';
+import { looseTagKey, parseCaption } from '../../core/captions/parse';
 import { atomicWriteFile } from '../../core/captions/journal';
 import type { FolderScan } from '../../core/dataset/scan';
 import { normaliseSidecarExtension } from '../../core/dataset/images';
@@ -37,7 +39,7 @@ interface CaptionSettings {
   keepTokens: number;
 }
 
-function readSettings(): CaptionSettings {
+function readSettings(configTokenLength?: number | null): CaptionSettings {
   const cfg = vscode.workspace.getConfiguration(Settings.section);
   return {
     extension: normaliseSidecarExtension(cfg.get<string>(Settings.captionExtension, '.txt')),
@@ -47,10 +49,24 @@ function readSettings(): CaptionSettings {
     rules: {
       pollutionShare: cfg.get<number>(Settings.pollutionShare, 0.8),
       severities: cfg.get<Partial<Record<RuleCode, Sev | 'off'>>>(Settings.ruleSeverities, {}),
+      ...tokenRuleConfig(cfg, configTokenLength),
     },
     shuffleCaption: cfg.get<boolean>(Settings.shuffleCaption, false),
     keepTokens: cfg.get<number>(Settings.keepTokens, 0),
   };
+}
+
+/** max_token_length and the CLIP token counter (the vocabulary from the setting or the Hugging Face cache, else an estimate). */
+function tokenRuleConfig(cfg: vscode.WorkspaceConfiguration, fromConfig: number | null | undefined): Pick<RuleConfig, 'maxTokenLength' | 'countTokens' | 'tokenCountEstimated'> {
+  const setting = cfg.get<number | null>(Settings.maxTokenLength, null);
+  // until the training configs have been read (undefined), no guess: no false alarms at start-up
+  if (setting === null && fromConfig === undefined) return {};
+  const max = setting ?? fromConfig ?? 75;
+  if (!max) return {};
+  const counter = tokenCounter(cfg.get<string>(Settings.clipVocabulary, '') || null, process.env);
+  if (counter.error) getLog().warn(`CLIP vocabulary: ${counter.error}`);
+  getLog().info(`Caption token counts: ${counter.estimate ? 'estimated (no CLIP vocabulary found)' : `CLIP tokenizer from ${counter.source}`}`);
+  return { maxTokenLength: max, countTokens: counter.count, tokenCountEstimated: counter.estimate };
 }
 
 /** A setting keyed by folder: the folder's path relative to the workspace, or its name. */
@@ -73,6 +89,39 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   private known = new Map<string, string>();
   /** concept folder → its rule context (trigger, options), for the tag editor */
   private readonly contexts = new Map<string, ConceptContext>();
+  /** fires after the index changed (the Tags view listens) */
+  private readonly updated = this.register(new vscode.EventEmitter<void>());
+  readonly onDidUpdate = this.updated.event;
+
+  /** The index (read-only use: the Tags view, batch targets, rename). */
+  get captionIndex(): CaptionIndex {
+    return this.index;
+  }
+
+  private configTokenLength: number | null | undefined = undefined;
+
+  /** max_token_length from the workspace's training configs (null: none sets it; used when the setting is empty). */
+  setConfigTokenLength(n: number | null): void {
+    if (n === this.configTokenLength) return;
+    this.configTokenLength = n;
+    this.settings = readSettings(n);
+    this.index = new CaptionIndex(this.settings.rules);
+    this.known.clear();
+    void this.sync();
+  }
+
+  /** The trigger word of a concept folder, as the checks use it. */
+  triggerOf(folder: string): string | null {
+    const info = this.index.conceptInfo(folder);
+    if (info) return info.trigger;
+    const s = this.settings;
+    return resolveTrigger({
+      folderName: path.basename(folder),
+      perFolder: forFolder(s.triggers, folder) ?? null,
+      setting: s.trigger || null,
+      isReg: isRegFolder(folder),
+    }).trigger;
+  }
 
   constructor(private readonly model: DatasetsModel) {
     super();
@@ -113,7 +162,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(Settings.section)) {
-          this.settings = readSettings();
+          this.settings = readSettings(this.configTokenLength);
           this.index = new CaptionIndex(this.settings.rules);
           this.known.clear();
           this.collection.clear();
@@ -200,6 +249,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     const all = this.index.allDiagnostics({ pollution: true });
     this.collection.clear();
     for (const [file, ds] of all) this.collection.set(vscode.Uri.file(file), ds.map(toDiagnostic));
+    this.updated.fire();
     getLog().info(`Caption checks: ${this.known.size} file(s), ${[...all.values()].reduce((n, d) => n + d.length, 0)} problem(s)`);
   }
 
@@ -222,6 +272,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   }
 
   private publish(files: readonly string[]): void {
+    if (files.length) this.updated.fire();
     for (const f of files) this.collection.set(vscode.Uri.file(f), this.index.diagnostics(f, { pollution: true }).map(toDiagnostic));
   }
 
