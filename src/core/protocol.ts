@@ -161,14 +161,14 @@ export type HostToWebview =
   | { type: 'overview/loading'; title: string }
   | { type: 'overview/data'; data: OverviewData }
   | { type: 'error'; message: string }
-  | GalleryHostMessage;
+  | GalleryHostMessage
   | TagEditorHostMessage;
 
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'refresh' }
   | { type: 'openFile'; path: string }
-  | GalleryWebviewMessage;
+  | GalleryWebviewMessage
   | TagEditorWebviewMessage;
 
 export function isWebviewToHost(m: unknown): m is WebviewToHost {

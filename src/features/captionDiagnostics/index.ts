@@ -11,7 +11,6 @@ import { CaptionIndex, type CaptionDiagnostic, type ConceptContext, type RuleCod
 import { resolveTrigger } from '../../core/captions/triggers';
 import { looseTagKey, parseCaption, type CaptionOptions } from '../../core/captions/parse';
 import { tokenCounter } from '../../core/captions/clipTokenizer';
-import { looseTagKey, parseCaption } from '../../core/captions/parse';
 import { atomicWriteFile } from '../../core/captions/journal';
 import type { FolderScan } from '../../core/dataset/scan';
 import { normaliseSidecarExtension } from '../../core/dataset/images';
