@@ -19,6 +19,10 @@ export const Commands = {
   checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
   /** internal: the training status bar item */
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
+  // run panel (issue 5 item 6)
+  openRunPanel: 'loraWorkbench.openRunPanel',
+  /** explorer context menu on a folder */
+  openFolderAsRun: 'loraWorkbench.openFolderAsRun',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -77,8 +81,13 @@ export const Settings = {
   trainingAccelerateConfig: 'training.accelerateConfig',
   trainingEnv: 'training.env',
   trainingStopTimeout: 'training.stopTimeout',
+  runPanelOpenOnStart: 'runPanel.openOnTrainingStart',
 } as const;
 
+
+export const WebviewTypes = {
+  runPanel: 'loraWorkbench.runPanel',
+} as const;
 
 export const TaskTypes = {
   train: 'loraWorkbench.train',
