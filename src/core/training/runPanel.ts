@@ -95,6 +95,9 @@ export function isInside(parent: string, child: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // live scalars
 
+/** How often the run panel reads the event files of the runs it shows (while visible), in ms. */
+export const LIVE_POLL_MS = 250;
+
 /** The points of one tag added since the last poll, as plain arrays (what a webview message carries). */
 export interface SeriesDelta {
   tag: string;

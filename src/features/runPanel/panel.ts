@@ -16,6 +16,7 @@ import {
   listSamples,
   listStates,
   LiveRunSeries,
+  LIVE_POLL_MS,
   NVIDIA_SMI_USAGE_QUERY,
   outputSignature,
   parseNvidiaSmiUsage,
@@ -32,7 +33,7 @@ import { WebviewChannel, webviewHtml } from '../../platform/webview';
 import type { RunInfo } from '../training/process';
 
 /** How often the event files are read while the panel is visible. */
-export const POLL_MS = 250;
+const POLL_MS = LIVE_POLL_MS;
 /** Run list, output folder and GPU, every this many polls. */
 const SLOW_EVERY = 8;
 
