@@ -68,10 +68,16 @@ export class RunPanel extends Disposable {
   private timer: NodeJS.Timeout | undefined;
   private tick = 0;
   private outputsSig = '';
-  private problems: string[] = [];
+  /** problems met while reading (corrupt records) */
+  readonly problems: string[] = [];
   private reportedCorrupt = new Set<string>();
   private liveRun: RunInfo | undefined;
-  private lastProgress = '';
+  private progressKey = '';
+  /** what was sent last (tests) */
+  lastOutputs: RunPanelOutputs | undefined;
+  lastProgress: RunPanelProgress | null = null;
+  /** the problems shown at the top of the panel (tests) */
+  infoProblems: string[] = [];
   private gpuBusy = false;
   private readonly onSeriesPosted = this.register(new vscode.EventEmitter<{ points: number; sentAt: number; newestWallTime: number }>());
   /** fired after points were posted to the webview (tests and the latency check) */
@@ -127,7 +133,7 @@ export class RunPanel extends Disposable {
       this.live.clear();
       this.posted.clear();
       this.known.clear();
-      this.problems = [];
+      this.problems.length = 0;
       this.reportedCorrupt.clear();
       this.outputsSig = '';
       this.applyOptions();
@@ -141,7 +147,7 @@ export class RunPanel extends Disposable {
 
   attachRun(run: RunInfo): void {
     this.liveRun = run;
-    this.lastProgress = '';
+    this.progressKey = '';
     this.schedule();
   }
 
@@ -235,6 +241,7 @@ export class RunPanel extends Disposable {
       const where = [this.target.loggingDir, ...(this.target.folders ?? [])].filter(Boolean).join(', ');
       problems.unshift(where ? `No TensorBoard event files (events.out.tfevents.*) in ${where} yet.` : 'No logging_dir is known for this run: its loss charts cannot be shown (set logging_dir in the training config, or add a log folder).');
     }
+    this.infoProblems = problems;
     this.channel.post({ type: 'run/info', target: this.currentTarget, runs: this.runInfo(), problems });
   }
 
@@ -306,8 +313,9 @@ export class RunPanel extends Disposable {
   private sendProgress(force: boolean): void {
     const p = this.progress();
     const key = JSON.stringify(p);
-    if (!force && key === this.lastProgress) return;
-    this.lastProgress = key;
+    if (!force && key === this.progressKey) return;
+    this.progressKey = key;
+    this.lastProgress = p;
     this.channel.post({ type: 'run/progress', progress: p });
   }
 
@@ -416,6 +424,7 @@ export class RunPanel extends Disposable {
         };
       } else if (!lt.missing) outputs.loraTest = { ok: false, error: lt.error };
     }
+    this.lastOutputs = outputs;
     this.channel.post({ type: 'run/outputs', outputs });
   }
 
