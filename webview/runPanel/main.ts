@@ -148,7 +148,8 @@ function draw(): void {
   emptyCharts.hidden = groups.length > 0;
   const width = Math.max(300, Math.min(chartsEl.clientWidth || 800, 1400));
   const perRow = width >= 1000 ? 2 : 1;
-  const cw = Math.floor(width / perRow) - 12;
+  // the chart's border and padding (10 px) and the gap between charts (12 px)
+  const cw = Math.floor((width - 12 * (perRow - 1)) / perRow) - 10;
   const keep = new Set(groups.map((g) => g.id));
   for (const [id, c] of charts) {
     if (keep.has(id)) continue;
@@ -317,7 +318,7 @@ function size(n: number): string {
 }
 
 function checkpointDetails(c: RunPanelCheckpoint): HTMLElement {
-  const box = h('vscode-collapsible' as 'div', { attrs: { title: `Metadata of ${c.name}`, class: 'meta' } });
+  const box = h('vscode-collapsible' as 'div', { attrs: { title: 'ss_* metadata', class: 'meta' } });
   if (c.error) {
     box.append(h('p', { class: 'error', text: c.error }));
     return box;
