@@ -104,7 +104,7 @@ export class RunPanel extends Disposable {
     panel.title = `Run: ${target.title}`;
     this.register(panel.onDidDispose(() => this.dispose()));
     this.register(panel.onDidChangeViewState(() => this.schedule()));
-    this.register(this.channel.onMessage((m) => void this.onMessage(m)));
+    this.register(this.channel.onMessage((m) => void this.handleMessage(m)));
     this.register({ dispose: () => this.stopTimer() });
     this.refreshRuns();
     this.schedule();
@@ -437,7 +437,8 @@ export class RunPanel extends Disposable {
     this.sendProgress(true);
   }
 
-  private async onMessage(m: import('../../core/protocol').WebviewToHost): Promise<void> {
+  /** A message from the webview (public for the in-host tests, which play the webview's part). */
+  async handleMessage(m: import('../../core/protocol').WebviewToHost): Promise<void> {
     switch (m.type) {
       case 'ready':
         // a (re)loaded webview has nothing: send everything once, then only what is new

@@ -178,6 +178,24 @@ network_module = "networks.lora"
     const progress = panel.lastProgress;
     assert.equal(progress?.state, 'finished');
     assert.equal(progress?.step, 18);
+
+    // "Resume from this state": the same task again with --resume <state folder>
+    const state = o.states[0]?.dir as string;
+    const resumed = new Promise<import('../../../src/features/training/process').RunInfo>((resolve) => {
+      const d = api.training.onDidStartRun((r) => {
+        d.dispose();
+        resolve(r);
+      });
+    });
+    // a path outside the output folder is refused (the webview cannot launch anything else)
+    await panel.handleMessage({ type: 'run/resume', state: path.join(ws, 'elsewhere-state') });
+    await panel.handleMessage({ type: 'run/resume', state });
+    const r2 = await Promise.race([resumed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]);
+    assert.ok(r2, 'a resumed run started');
+    assert.deepEqual(r2.definition?.args, ['--resume', state]);
+    assert.equal(r2.config, path.join(dir, 'live.toml'));
+    await until(() => r2.exitCode !== undefined, 'the resumed run to end', 60_000);
+    assert.equal(r2.exitCode, 0);
   });
 });
 
