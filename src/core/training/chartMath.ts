@@ -14,7 +14,8 @@ export function smoothEma(values: ArrayLike<number>, weight: number, out?: Float
   const res = out && out.length >= n ? out : new Float64Array(n);
   const w = Math.min(Math.max(Number.isFinite(weight) ? weight : 0, 0), 0.999);
   let last = 0;
-  let count = 0;
+  /** w^count, kept as a running product (Math.pow per point costs more than the rest) */
+  let wPow = 1;
   for (let i = 0; i < n; i++) {
     const v = values[i] as number;
     if (!Number.isFinite(v)) {
@@ -26,8 +27,8 @@ export function smoothEma(values: ArrayLike<number>, weight: number, out?: Float
       continue;
     }
     last = last * w + (1 - w) * v;
-    count++;
-    res[i] = last / (1 - Math.pow(w, count));
+    wPow *= w;
+    res[i] = last / (1 - wPow);
   }
   return res;
 }
