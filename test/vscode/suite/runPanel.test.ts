@@ -53,6 +53,7 @@ describe('training run panel', function () {
   it('shows the fixture run: every scalar, samples, checkpoints with metadata, states, LoRA test', async () => {
     const logs = path.join(dir, 'logs');
     cpSync(FIXTURE_RUN, path.join(logs, 'tk_20260101120000'), { recursive: true });
+    cpSync(FIXTURE_RUN, path.join(logs, 'tk_20260102120000'), { recursive: true });
     const out = path.join(dir, 'output');
     mkdirSync(path.join(out, 'sample'), { recursive: true });
     for (const e of [1, 2]) for (const p of [0, 1]) writeFileSync(path.join(out, 'sample', `tk_e00000${e}_0${p}_2026010112000${e}_42.png`), PNG);
@@ -65,12 +66,18 @@ describe('training run panel', function () {
     writeFileSync(path.join(out, 'lora_test', 'lora_test.json'), JSON.stringify({ version: 1, prompts: ['tk'], strengths: [0.5], epochs: [null], images: [{ prompt: 0, strength: 0.5, epoch: null, file: 'a.png' }] }));
 
     const panel = api.runPanel.open({ title: 'fixture', loggingDir: logs, outputDir: out });
-    const file = path.join(logs, 'tk_20260101120000', 'network_train', path.basename(readdirEvent(FIXTURE_RUN)));
+    // the newest of the two runs is shown first
+    const file = path.join(logs, 'tk_20260102120000', 'network_train', path.basename(readdirEvent(FIXTURE_RUN)));
     const expected = readEventFile(file).scalars.filter((s) => s.tag === 'loss/current').length;
     assert.ok(expected > 0);
     const runDir = path.dirname(file);
     await until(() => panel.posted.get(`${runDir}\nloss/current`) === expected, `the ${expected} loss/current points to be posted`);
     assert.deepEqual(panel.selectedRuns, [runDir]);
+    // the run picker: both runs overlaid
+    const older = path.join(logs, 'tk_20260101120000', 'network_train');
+    await panel.handleMessage({ type: 'run/select', runs: [older, runDir, '/not/a/run'] });
+    assert.deepEqual(panel.selectedRuns, [older, runDir]);
+    await until(() => panel.posted.get(`${older}\nloss/current`) === expected, 'the older run’s points too');
     // everything the run has, in the tags sd-scripts writes
     const tags = [...panel.posted.keys()].map((k) => k.split('\n')[1]);
     assert.ok(tags.includes('loss/average') && tags.some((t) => t?.startsWith('lr/')), tags.join(', '));
