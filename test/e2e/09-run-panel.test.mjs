@@ -118,11 +118,21 @@ test('the run panel follows a training task: charts, samples, checkpoints, state
   prepareWorkspace();
   const { browser, page, consoleErrors } = await openWorkbench();
   try {
+    // this window may be the one the in-host suite ran in: report its run panel tests
+    const r = JSON.parse(readFileSync(env.results, 'utf8'));
+    if (r.loadError) t.diagnostic(`in-host suite did not load: ${r.loadError}`);
+    else {
+      t.diagnostic(`in-host suite: ${r.passed} passed, ${r.failed} failed, ${r.pending} pending`);
+      for (const x of r.tests.filter((x) => x.state === 'failed' || /run panel/.test(x.fullTitle))) t.diagnostic(`  ${x.state} ${x.fullTitle} (${x.durationMs} ms)${x.error ? `\n${x.error}` : ''}`);
+      t.diagnostic(`in-host metrics: ${JSON.stringify(r.metrics)}`);
+    }
     await runCommand(page, 'Notifications: Clear All Notifications');
     const quick = page.locator('.quick-input-widget');
     const typeRow = quick.locator('.monaco-list-row', { hasText: 'loraWorkbench.train' }).filter({ hasNotText: 'LoRA Workbench:' }).first();
     for (let attempt = 1; ; attempt++) {
       await runCommand(page, 'Tasks: Run Task');
+      // recently used tasks can push the task types out of view: filter for ours
+      await page.locator('.quick-input-widget input.input').fill('loraWorkbench.train');
       if (await typeRow.waitFor({ timeout: 60_000 }).then(() => true, () => false)) break;
       if (attempt >= 2) throw new Error('"Tasks: Run Task" did not list loraWorkbench.train');
       await page.keyboard.press('Escape');
