@@ -203,6 +203,8 @@ network_module = "networks.lora"
     assert.equal(r2.config, path.join(dir, 'live.toml'));
     await until(() => r2.exitCode !== undefined, 'the resumed run to end', 60_000);
     assert.equal(r2.exitCode, 0);
+    // the trainer continued after epoch 1: only epoch 2's and the final model were saved again
+    assert.deepEqual(r2.state.checkpoints.map((f) => path.basename(f)), ['live-000002.safetensors', 'live.safetensors']);
   });
 });
 
