@@ -76,6 +76,7 @@ export class RunPanel extends Disposable {
   /** what was sent last (tests) */
   lastOutputs: RunPanelOutputs | undefined;
   lastProgress: RunPanelProgress | null = null;
+  lastGpu: RunPanelGpu[] | null = null;
   /** the problems shown at the top of the panel (tests) */
   infoProblems: string[] = [];
   private gpuBusy = false;
@@ -354,7 +355,8 @@ export class RunPanel extends Disposable {
         ...(g.memoryUsedMiB !== undefined ? { memoryUsedMiB: g.memoryUsedMiB } : {}),
         ...(g.memoryTotalMiB !== undefined ? { memoryTotalMiB: g.memoryTotalMiB } : {}),
       }));
-      if (!this.isDisposed) this.channel.post({ type: 'run/gpu', gpus: gpus && gpus.length ? gpus : null });
+      this.lastGpu = gpus && gpus.length ? gpus : null;
+      if (!this.isDisposed) this.channel.post({ type: 'run/gpu', gpus: this.lastGpu });
     } finally {
       this.gpuBusy = false;
     }

@@ -139,7 +139,7 @@ save_state = true
 sample_every_n_epochs = 1
 sample_prompts = "${dir}/prompts.txt"
 fake_batches = 6
-fake_step_ms = 150
+fake_step_ms = 300
 [logging_arguments]
 log_with = "tensorboard"
 logging_dir = "${dir}/live_logs"
@@ -148,6 +148,12 @@ network_module = "networks.lora"
 `,
     );
     assert.ok(existsSync(FAKE_TRAINER));
+    // a stand-in nvidia-smi on PATH: the panel shows GPU use while the run goes
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "0, 87, 10240, 24564"\n', { mode: 0o755 });
+    const oldPath = process.env['PATH'];
+    process.env['PATH'] = `${bin}${path.delimiter}${oldPath ?? ''}`;
     await c.update('training.sdScriptsFolder', '.sd-scripts', t);
     await c.update('training.accelerate', [process.execPath, FAKE_TRAINER], t);
     await c.update('training.env', { ELECTRON_RUN_AS_NODE: '1' }, t);
@@ -167,6 +173,13 @@ network_module = "networks.lora"
     await vscode.tasks.executeTask(task);
     const panel = await until(() => api.runPanel.current?.currentTarget.config === path.join(dir, 'live.toml') && api.runPanel.current, 'the panel to open for the run');
     sub = panel.onDidPostSeries((e) => posts.push(e.points));
+    let gpu: unknown;
+    try {
+      gpu = await until(() => panel.lastGpu ?? undefined, 'GPU use from nvidia-smi', 20_000).catch((e: Error) => e.message);
+    } finally {
+      process.env['PATH'] = oldPath;
+    }
+    assert.deepEqual(gpu, [{ index: 0, utilizationPercent: 87, memoryUsedMiB: 10240, memoryTotalMiB: 24564 }]);
     await ended;
     const runDir = await until(() => panel.selectedRuns[0], 'the new run to be selected');
     await until(() => panel.posted.get(`${runDir}\nloss/current`) === 18, 'all 18 steps of loss/current');
