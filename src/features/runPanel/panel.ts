@@ -129,6 +129,7 @@ export class RunPanel extends Disposable {
     this.target = target;
     this.followSince = options.followSince;
     if (options.run) this.liveRun = options.run;
+    else if (!same) this.liveRun = undefined;
     if (!same || options.followSince !== undefined) {
       this.selected = target.selected ? new Set(target.selected) : undefined;
       this.live.clear();
@@ -137,18 +138,13 @@ export class RunPanel extends Disposable {
       this.problems.length = 0;
       this.reportedCorrupt.clear();
       this.outputsSig = '';
+      this.progressKey = '';
       this.applyOptions();
       this.panel.title = `Run: ${target.title}`;
       this.refreshRuns();
       this.sendAll();
     }
     this.panel.reveal(undefined, options.preserveFocus);
-    this.schedule();
-  }
-
-  attachRun(run: RunInfo): void {
-    this.liveRun = run;
-    this.progressKey = '';
     this.schedule();
   }
 
