@@ -39,6 +39,8 @@ export interface RunPanelTarget {
   outputName?: string;
   loggingDir?: string;
   logPrefix?: string;
+  /** sample_prompts (the prompt texts of the sample grid) */
+  samplePrompts?: string;
   /** more folders with TensorBoard runs (overlaid) */
   folders?: string[];
   /** run folders shown (absolute); undefined = the newest */

@@ -168,8 +168,14 @@ test('the run panel follows a training task: charts, samples, checkpoints, state
     await waitFor(async () => (await frame.locator('.ckpt').count()) === 4, 30_000, '4 checkpoints');
     assert.equal(await frame.locator('.state vscode-button').count(), 3, 'a resume button per saved state');
     assert.equal(await frame.locator('.loraTest table.grid img').count(), 6, 'the LoRA test grid');
+    assert.match(await frame.locator('.samples table.grid th.prompt').first().innerText(), /#0 tk girl, smile, upper body/);
     await runCommand(page, 'Notifications: Clear All Notifications');
+    // room for the screenshots: one editor group, no terminal (cosmetic: go on if a title differs)
+    for (const title of ['View: Single Column Editor Layout', 'View: Close Panel']) await runCommand(page, title).catch(() => {});
     await page.keyboard.press('Escape');
+    await page.locator('.tabs-container .tab', { hasText: 'Run: tk_panel' }).first().click();
+    await frame.locator('.chart[data-group="loss"][data-points="120"]').waitFor({ timeout: 60_000 });
+    await frame.locator('.samples table.grid img').nth(11).waitFor({ timeout: 30_000 });
     await frame.locator('h1').click();
     t.diagnostic(`screenshot: ${await screenshot(page, 'run-panel')}`);
 

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { alignSeries, downsampleMinMax, groupTags, sampleGrid, smoothEma } from '../../src/core/training/chartMath';
-import { inspectFolder, isInside, LiveRunSeries, parseLoraTest, readLoraTest, readRunLocations, runsForLocations } from '../../src/core/training/runPanel';
+import { inspectFolder, isInside, LiveRunSeries, parseLoraTest, readLoraTest, readRunLocations, readSamplePrompts, runsForLocations } from '../../src/core/training/runPanel';
 import { listSamples } from '../../src/core/training/runs';
 import { encodeEvent, frameRecord } from '../../src/core/training/tfevents';
 import { tempDir } from './helpers';
@@ -149,6 +149,19 @@ describe('run locations from a training config', () => {
     assert.deepEqual(inspectFolder(dir), { dir, runs: [], isOutput: false });
     writeFileSync(path.join(dir, 'tk-000001.safetensors'), '');
     assert.equal(inspectFolder(dir).isOutput, true);
+  });
+  it('reads the prompt texts of .txt, .toml and .json sample prompt files in sd-scripts’ order', (t) => {
+    const dir = tempDir(t);
+    const txt = path.join(dir, 'p.txt');
+    writeFileSync(txt, '# comment\n\ntk girl, smile --w 1024 --h 1024 --d 42\n  tk girl, beach --n lowres\n');
+    assert.deepEqual(readSamplePrompts(txt), ['tk girl, smile', 'tk girl, beach']);
+    const toml = path.join(dir, 'p.toml');
+    writeFileSync(toml, '[prompt]\nwidth = 1024\n[[prompt.subset]]\nprompt = "first"\n[[prompt.subset]]\nprompt = "second"\nseed = 1\n');
+    assert.deepEqual(readSamplePrompts(toml), ['first', 'second']);
+    const json = path.join(dir, 'p.json');
+    writeFileSync(json, JSON.stringify(['a --d 1', { prompt: 'b' }]));
+    assert.deepEqual(readSamplePrompts(json), ['a', 'b']);
+    assert.deepEqual(readSamplePrompts(path.join(dir, 'missing.txt')), []);
   });
   it('isInside', () => {
     assert.equal(isInside('/a/b', '/a/b/c.png'), true);

@@ -280,7 +280,11 @@ function renderSamples(o: RunPanelOutputs): void {
     return;
   }
   const head = h('tr', {}, h('th', { text: 'Prompt' }), ...s.columns.map((c) => h('th', { text: c.label })));
-  const rows = s.cells.map((row, r) => h('tr', {}, h('th', { text: `#${s.prompts[r]?.index ?? r}` }), ...row.map((cell) => h('td', {}, ...(cell ? [thumb(cell)] : [])))));
+  const promptCell = (r: number): HTMLElement => {
+    const p = s.prompts[r];
+    return h('th', { class: 'prompt', text: `#${p?.index ?? r}${p?.text ? ` ${p.text}` : ''}`, ...(p?.text ? { title: p.text } : {}) });
+  };
+  const rows = s.cells.map((row, r) => h('tr', {}, promptCell(r), ...row.map((cell) => h('td', {}, ...(cell ? [thumb(cell)] : [])))));
   samplesEl.append(h('div', { class: 'scroll' }, h('table', { class: 'grid', attrs: { 'aria-label': 'Sample images by prompt and epoch or step' } }, h('thead', {}, head), h('tbody', {}, ...rows))));
 }
 

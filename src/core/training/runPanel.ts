@@ -17,6 +17,8 @@ import { findRuns, RunReader, SeriesCollector, type CorruptRecord, type RunFolde
 export interface RunLocations {
   /** the training config the locations come from */
   config?: string;
+  /** sample_prompts: the prompts of the sample images */
+  samplePrompts?: string;
   outputDir?: string;
   outputName?: string;
   /** logging_dir: holds `<log_prefix><timestamp>/network_train/` run folders */
@@ -43,6 +45,7 @@ export function readRunLocations(text: string, configFile: string, baseDir: stri
       const v = f.value.value;
       if (f.name === 'output_dir') out.outputDir = path.resolve(baseDir, expandHome(v));
       else if (f.name === 'logging_dir') out.loggingDir = path.resolve(baseDir, expandHome(v));
+      else if (f.name === 'sample_prompts') out.samplePrompts = path.resolve(baseDir, expandHome(v));
       else if (f.name === 'output_name') out.outputName = v;
       else if (f.name === 'log_prefix') out.logPrefix = v;
     }
@@ -183,6 +186,45 @@ export function outputSignature(outputDir: string): string {
   add(path.join(outputDir, 'sample'));
   add(path.join(outputDir, 'lora_test'));
   return parts.join('|');
+}
+
+/**
+ * The prompt texts of a sample-prompts file in sd-scripts' order (the `ii` of a sample name):
+ * `.txt` lines (not empty, not `#`), the text before ` --`; `.toml` `[[prompt.subset]]` prompts;
+ * `.json` strings or objects with `prompt`. Unreadable or unknown: [] (the grid shows numbers).
+ */
+export function readSamplePrompts(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch {
+    return [];
+  }
+  const ext = path.extname(file).toLowerCase();
+  try {
+    if (ext === '.toml') {
+      const doc = parseTomlDocument(text);
+      const out: string[] = [];
+      for (const t of doc.tables) {
+        if (t.kind !== 'array' || t.path.join('.') !== 'prompt.subset') continue;
+        const e = t.entries.find((x) => x.keyPath.length === 1 && x.key === 'prompt');
+        out.push(e && e.value.kind === 'string' ? e.value.value : '');
+      }
+      return out;
+    }
+    if (ext === '.json') {
+      const j = JSON.parse(text) as unknown;
+      if (!Array.isArray(j)) return [];
+      return j.map((x) => (typeof x === 'string' ? (x.split(' --')[0] ?? '').trim() : x && typeof x === 'object' && typeof (x as { prompt?: unknown }).prompt === 'string' ? (x as { prompt: string }).prompt : ''));
+    }
+  } catch {
+    return [];
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => (l.split(' --')[0] ?? '').trim());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ export function targetForConfig(config: string): RunPanelTarget {
   if (loc.outputName) t.outputName = loc.outputName;
   if (loc.loggingDir) t.loggingDir = loc.loggingDir;
   if (loc.logPrefix) t.logPrefix = loc.logPrefix;
+  if (loc.samplePrompts) t.samplePrompts = loc.samplePrompts;
   return t;
 }
 
@@ -78,6 +79,7 @@ export function registerRunPanel(context: vscode.ExtensionContext, training: Tra
       if (byLogs.config) t.config = byLogs.config;
       if (byLogs.outputDir) t.outputDir = byLogs.outputDir;
       if (byLogs.outputName) t.outputName = byLogs.outputName;
+      if (byLogs.samplePrompts) t.samplePrompts = byLogs.samplePrompts;
     }
     return t;
   };

@@ -21,6 +21,7 @@ import {
   outputSignature,
   parseNvidiaSmiUsage,
   readLoraTest,
+  readSamplePrompts,
   readSafetensorsHeader,
   runsForLocations,
   sampleGrid,
@@ -374,10 +375,11 @@ export class RunPanel extends Disposable {
     if (dir) {
       outputs.outputDir = dir;
       const grid = sampleGrid(listSamples(dir));
+      const texts = this.target.samplePrompts ? readSamplePrompts(this.target.samplePrompts) : [];
       outputs.samples = {
         columns: grid.columns.map((c) => ({ key: c.key, label: c.label })),
-        prompts: grid.prompts.map((index) => ({ index })),
-        cells: grid.cells.map((row, r) => row.map((s, c) => (s ? this.image(s.file, `prompt ${grid.prompts[r]}, ${grid.columns[c]?.label ?? ''}\n${path.basename(s.file)}`) : null))),
+        prompts: grid.prompts.map((index) => (texts[index] ? { index, text: texts[index] } : { index })),
+        cells: grid.cells.map((row, r) => row.map((s, c) => (s ? this.image(s.file, `${texts[grid.prompts[r] as number] ?? `prompt ${grid.prompts[r]}`}, ${grid.columns[c]?.label ?? ''}\n${path.basename(s.file)}`) : null))),
       };
       outputs.checkpoints = listCheckpoints(dir, undefined).map((c): RunPanelCheckpoint => {
         const base: RunPanelCheckpoint = { file: c.file, name: c.name, kind: c.kind, size: c.size, mtimeMs: c.mtimeMs, summary: [], ss: {} };

@@ -192,7 +192,7 @@ network_module = "networks.lora"
     const o = await until(() => (panel.lastOutputs && panel.lastOutputs.checkpoints.length >= 3 ? panel.lastOutputs : undefined), 'three checkpoints');
     assert.deepEqual(o.checkpoints.map((x) => x.name), ['live-000001.safetensors', 'live-000002.safetensors', 'live.safetensors']);
     assert.equal(o.samples.columns.length, 3);
-    assert.equal(o.samples.prompts.length, 2);
+    assert.deepEqual(o.samples.prompts, [{ index: 0, text: 'tk girl, smile' }, { index: 1, text: 'tk girl, beach' }]);
     assert.equal(o.states.length, 2);
     assert.equal(o.canResume, true);
     const progress = panel.lastProgress;
