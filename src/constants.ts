@@ -27,6 +27,10 @@ export const Commands = {
   previewBucketsIntoMetadata: 'loraWorkbench.previewBucketsIntoMetadata',
   // ---- gallery
   openGallery: 'loraWorkbench.openGallery',
+  // run panel (issue 5 item 6)
+  openRunPanel: 'loraWorkbench.openRunPanel',
+  /** explorer context menu on a folder */
+  openFolderAsRun: 'loraWorkbench.openFolderAsRun',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
   // ---- Datasets tree (explorer) ----
@@ -141,8 +145,13 @@ export const Settings = {
   imageAuditNearDistance: 'imageAudit.nearDuplicateDistance',
   bucketsResolution: 'buckets.resolution',
   bucketsBatchSize: 'buckets.batchSize',
+  runPanelOpenOnStart: 'runPanel.openOnTrainingStart',
 } as const;
 
+
+export const WebviewTypes = {
+  runPanel: 'loraWorkbench.runPanel',
+} as const;
 
 export const TaskTypes = {
   train: 'loraWorkbench.train',

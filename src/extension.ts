@@ -19,6 +19,7 @@ import { registerImageAudit, type ImageAuditFeature } from './features/imageAudi
 import { registerBuckets, type BucketsFeature } from './features/buckets';
 import { registerTagEditor } from './features/tagEditor';
 import { registerTagsBatch } from './features/tagsBatch';
+import { registerRunPanel, type RunPanelFeature } from './features/runPanel';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -35,6 +36,7 @@ export interface LoraWorkbenchApi {
   readonly sdScripts: SdScriptsFeature;
   readonly imageAudit: ImageAuditFeature;
   readonly buckets: BucketsFeature;
+  readonly runPanel: RunPanelFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -60,6 +62,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     const sdScripts = registerSdScripts(context, datasets.model, training);
     const imageAudit = registerImageAudit(context, datasets.model);
     const buckets = registerBuckets(context.subscriptions, datasets.model, imageAudit);
+    const runPanel = registerRunPanel(context, training);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -77,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       sdScripts,
       imageAudit,
       buckets,
+      runPanel,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {

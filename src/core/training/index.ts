@@ -9,5 +9,8 @@ export * from './accelerate';
 export * from './runs';
 export * from './environment';
 export * from './launch';
+// run panel (issue 5 item 6)
+export * from './chartMath';
+export * from './runPanel';
 export { crc32c, maskedCrc32c } from './crc32c';
 export * from './sdScripts';

@@ -170,6 +170,7 @@ export function registerSdScripts(context: vscode.ExtensionContext, model: Datas
         },
       },
       beforeStart,
+      {},
       { parseTrainingOutput: false, kind: 'Task' },
     );
   };

@@ -58,6 +58,8 @@ export interface TrainingFeature {
   provideTasks(): Promise<vscode.Task[]>;
   preflight(def: TrainingTaskDefinition, folder?: vscode.WorkspaceFolder): PreflightProblem[];
   outcome(run: RunInfo): RunOutcome;
+  /** a training task for a definition (the run panel's "Resume from this state") */
+  createTask(def: TrainingTaskDefinition, folder: vscode.WorkspaceFolder | undefined, name: string): vscode.Task;
 }
 
 class StatusItem {
@@ -208,7 +210,11 @@ export function registerTraining(context: vscode.ExtensionContext): TrainingFeat
         showOutcome(outcomeOf(run));
         ended.fire(run);
       },
-    }, before);
+    }, before, {
+      config: path.resolve(folder?.uri.fsPath ?? process.cwd(), def.config),
+      definition: def,
+      ...(folder ? { folder: folder.uri.fsPath } : {}),
+    });
   };
 
   const provideTasks = (): Promise<vscode.Task[]> => {
@@ -261,5 +267,6 @@ export function registerTraining(context: vscode.ExtensionContext): TrainingFeat
     provideTasks,
     preflight: (def, folder) => preflightFor(def, folder ?? folderOf(undefined)),
     outcome: outcomeOf,
+    createTask: (def, folder, name) => makeTask({ ...def, type: TaskTypes.train }, folder ?? vscode.TaskScope.Workspace, name),
   };
 }

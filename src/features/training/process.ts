@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
-import { formatCommandLine, TrainingOutputParser, type OutputEvent, type OutputState, type SpawnSpec } from '../../core/training';
+import { formatCommandLine, TrainingOutputParser, type OutputEvent, type OutputState, type SpawnSpec, type TrainingTaskDefinition } from '../../core/training';
 import { getLog } from '../../platform/log';
 
 export interface RunInfo {
@@ -17,6 +17,11 @@ export interface RunInfo {
   /** true when the user (or terminate()) stopped it */
   stopped: boolean;
   readonly startedAt: number;
+  /** the training config (absolute path) and task definition, for the run panel */
+  readonly config?: string;
+  readonly definition?: TrainingTaskDefinition;
+  /** the workspace folder of the task */
+  readonly folder?: string;
 }
 
 export interface RunHooks {
@@ -69,6 +74,7 @@ export class TrainingPty implements vscode.Pseudoterminal {
     private readonly hooks: RunHooks,
     /** run before spawning; false (or a message) ends the task without starting anything */
     private readonly before: () => Promise<true | string>,
+    private readonly meta: Pick<RunInfo, 'config' | 'definition' | 'folder'> = {},
     options: { parseTrainingOutput?: boolean; kind?: string } = {},
   ) {
     this.parser = options.parseTrainingOutput === false ? undefined : new TrainingOutputParser();
@@ -119,7 +125,7 @@ export class TrainingPty implements vscode.Pseudoterminal {
       return;
     }
     this.child = child;
-    const run: RunInfo = { name: this.name, pid: child.pid, state: this.parser?.state ?? new TrainingOutputParser().state, exitCode: undefined, stopped: false, startedAt: Date.now() };
+    const run: RunInfo = { name: this.name, pid: child.pid, state: this.parser?.state ?? new TrainingOutputParser().state, exitCode: undefined, stopped: false, startedAt: Date.now(), ...this.meta };
     this.run = run;
     getLog().info(`${this.kind} "${this.name}" started (pid ${child.pid ?? '?'}): ${formatCommandLine(this.spec)}`);
     this.hooks.onStart(run);
