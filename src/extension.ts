@@ -53,9 +53,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerSidecarLanguage(context.subscriptions);
     registerTomlLanguage(context.subscriptions);
     registerNewConfig(context.subscriptions, datasets.model);
-    const captionDiagnostics = registerCaptionDiagnostics(context.subscriptions, datasets.model);
-    registerTagEditor(context, captionDiagnostics);
     const captions = registerCaptionDiagnostics(context.subscriptions, datasets.model);
+    registerTagEditor(context, captions);
     registerTagging(context, datasets.model);
     registerTagsBatch(context, datasets.model, captions);
     const training = registerTraining(context);
