@@ -10,3 +10,6 @@ export * from './runs';
 export * from './environment';
 export * from './launch';
 export { crc32c, maskedCrc32c } from './crc32c';
+// training extras: problem matchers and "Test the LoRA"
+export * from './problemMatchers';
+export * from './testLora';
