@@ -19,6 +19,9 @@ export const Commands = {
   checkTrainingEnvironment: 'loraWorkbench.checkTrainingEnvironment',
   /** internal: the training status bar item */
   showTrainingTerminal: 'loraWorkbench.training.showTerminal',
+  // training extras (accelerate form, Test the LoRA)
+  createAccelerateConfig: 'loraWorkbench.createAccelerateConfig',
+  runLoraTest: 'loraWorkbench.runLoraTest',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
 } as const;
@@ -77,9 +80,11 @@ export const Settings = {
   trainingAccelerateConfig: 'training.accelerateConfig',
   trainingEnv: 'training.env',
   trainingStopTimeout: 'training.stopTimeout',
+  trainingCpuThreads: 'training.numCpuThreadsPerProcess',
 } as const;
 
 
 export const TaskTypes = {
   train: 'loraWorkbench.train',
+  testLora: 'loraWorkbench.testLora',
 } as const;

@@ -13,6 +13,7 @@ import { registerTomlLanguage } from './features/tomlLanguage';
 import { registerNewConfig } from './features/tomlLanguage/newConfig';
 import { registerCaptionDiagnostics } from './features/captionDiagnostics';
 import { registerTraining, type TrainingFeature } from './features/training';
+import { registerTrainingExtras, type TestLoraFeature } from './features/trainingExtras';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -25,6 +26,7 @@ export interface LoraWorkbenchApi {
   readonly nativeModulesAtActivation: readonly string[];
   readonly datasets: DatasetsFeature['model'];
   readonly training: TrainingFeature;
+  readonly testLora: TestLoraFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -43,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     registerCaptionDiagnostics(context.subscriptions, datasets.model);
     registerTagging(context, datasets.model);
     const training = registerTraining(context);
+    const testLora = registerTrainingExtras(context, training);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -57,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       nativeModulesAtActivation,
       datasets: datasets.model,
       training,
+      testLora,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {
