@@ -157,6 +157,8 @@ export interface TestLoraFeature {
   readonly onDidFinish: vscode.Event<LoraTestResult>;
   provideTasks(): Promise<vscode.Task[]>;
   taskFor(def: TestLoraTaskDefinition, folder?: vscode.WorkspaceFolder, name?: string): vscode.Task;
+  /** what a run of this definition would do, and why it could not start */
+  prepare(def: TestLoraTaskDefinition, folder?: vscode.WorkspaceFolder): PreparedTest;
 }
 
 export function registerTestLora(context: vscode.ExtensionContext, training: TrainingFeature): TestLoraFeature {
@@ -321,5 +323,5 @@ export function registerTestLora(context: vscode.ExtensionContext, training: Tra
       return vscode.tasks.executeTask(task);
     }),
   );
-  return { onDidFinish: finished.event, provideTasks, taskFor };
+  return { onDidFinish: finished.event, provideTasks, taskFor, prepare: (def, folder) => prepareTest(def, folder ?? vscode.workspace.workspaceFolders?.[0], `test LoRA ${def.config}`) };
 }
