@@ -31,6 +31,9 @@ export const Commands = {
   openRunPanel: 'loraWorkbench.openRunPanel',
   /** explorer context menu on a folder */
   openFolderAsRun: 'loraWorkbench.openFolderAsRun',
+  // training extras (accelerate form, Test the LoRA)
+  createAccelerateConfig: 'loraWorkbench.createAccelerateConfig',
+  runLoraTest: 'loraWorkbench.runLoraTest',
   /** internal: the tree's "Show more" row */
   showMoreImages: 'loraWorkbench.datasets.showMore',
   // ---- Datasets tree (explorer) ----
@@ -146,6 +149,7 @@ export const Settings = {
   bucketsResolution: 'buckets.resolution',
   bucketsBatchSize: 'buckets.batchSize',
   runPanelOpenOnStart: 'runPanel.openOnTrainingStart',
+  trainingCpuThreads: 'training.numCpuThreadsPerProcess',
 } as const;
 
 
@@ -157,4 +161,5 @@ export const TaskTypes = {
   train: 'loraWorkbench.train',
   /** sd-scripts' finetune/ scripts: BLIP, GIT, WD14, prepare_buckets_latents */
   sdScript: 'loraWorkbench.sdScript',
+  testLora: 'loraWorkbench.testLora',
 } as const;

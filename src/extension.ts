@@ -20,6 +20,7 @@ import { registerBuckets, type BucketsFeature } from './features/buckets';
 import { registerTagEditor } from './features/tagEditor';
 import { registerTagsBatch } from './features/tagsBatch';
 import { registerRunPanel, type RunPanelFeature } from './features/runPanel';
+import { registerTrainingExtras, type TestLoraFeature } from './features/trainingExtras';
 import { disposeLog, getLog } from './platform/log';
 import { loadedNativeModules } from './platform/nativeGuard';
 
@@ -37,6 +38,7 @@ export interface LoraWorkbenchApi {
   readonly imageAudit: ImageAuditFeature;
   readonly buckets: BucketsFeature;
   readonly runPanel: RunPanelFeature;
+  readonly testLora: TestLoraFeature;
   probeNativeModules(): ReturnType<typeof probeNativeModules>;
 }
 
@@ -62,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
     const imageAudit = registerImageAudit(context, datasets.model);
     const buckets = registerBuckets(context.subscriptions, datasets.model, imageAudit);
     const runPanel = registerRunPanel(context, training);
+    const testLora = registerTrainingExtras(context, training);
 
     const activationMs = performance.now() - started;
     const nativeModulesAtActivation = loadedNativeModules();
@@ -80,6 +83,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi | u
       imageAudit,
       buckets,
       runPanel,
+      testLora,
       probeNativeModules: () => probeNativeModules(context.extensionUri),
     };
   } catch (e) {

@@ -177,3 +177,35 @@ export function parseNvidiaSmiUsage(text: string): GpuUsage[] {
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// the "Create Accelerate Config" form: answers typed by the user
+
+/** "all", "0" or "0,1" (spaces allowed) → the GPU selection of the short form. Never throws. */
+export function parseGpuSelection(text: string): { ok: true; gpus: 'all' | number[] } | { ok: false; error: string } {
+  const t = String(text ?? '').trim().toLowerCase();
+  if (t === '' || t === 'all') return { ok: true, gpus: 'all' };
+  const parts = t.split(/[\s,]+/).filter((x) => x !== '');
+  if (parts.some((x) => !/^\d+$/.test(x))) return { ok: false, error: 'Enter "all" or GPU numbers separated by commas, e.g. 0 or 0,1.' };
+  const ids = [...new Set(parts.map(Number))].sort((a, b) => a - b);
+  return { ok: true, gpus: ids };
+}
+
+/** CPU threads per process (`accelerate launch --num_cpu_threads_per_process`): a whole number from 1 to 256. */
+export function parseCpuThreads(text: string): { ok: true; threads: number } | { ok: false; error: string } {
+  const t = String(text ?? '').trim();
+  if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 256) return { ok: false, error: 'Enter a whole number from 1 to 256 (the seed article uses 8).' };
+  return { ok: true, threads: Number(t) };
+}
+
+/** The file as the form writes it: a comment naming the answers, then accelerate's keys. */
+export function accelerateConfigFile(form: AccelerateShortForm, cpuThreads?: number): AccelerateYamlResult {
+  const r = accelerateConfigYaml(form);
+  if (!r.ok) return r;
+  const gpus = form.cpu ? 'CPU only' : form.gpus === 'all' ? (form.multiGpu ? `all ${form.gpuCount ?? '?'} GPUs` : 'all GPUs (one process)') : `GPU ${form.gpus.join(', ')}`;
+  const head = [
+    '# accelerate config written by LoRA Workbench (Create Accelerate Config)',
+    `# ${gpus}, mixed precision ${form.mixedPrecision}${cpuThreads ? `; CPU threads per process: ${cpuThreads} (passed as accelerate launch --num_cpu_threads_per_process, not a key of this file)` : ''}`,
+  ];
+  return { ok: true, yaml: `${head.join('\n')}\n${r.yaml}`, numProcesses: r.numProcesses };
+}

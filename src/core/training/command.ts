@@ -116,26 +116,40 @@ export function buildTrainingCommand(def: TrainingTaskDefinition, env: TrainingE
       args = ['launch', ...launch, ...scriptArgs];
     }
 
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env.baseEnv ?? {})) if (typeof v === 'string') out[k] = v;
-    // live output: Python buffers stdout when it is not a terminal
-    out['PYTHONUNBUFFERED'] = '1';
-    // the Japanese parts of sd-scripts' messages must not fail on a Windows code page
-    out['PYTHONIOENCODING'] = 'utf-8';
-    if (env.venvDir) {
-      const venv = p.resolve(env.venvDir);
-      out['VIRTUAL_ENV'] = venv;
-      const pathKey = Object.keys(out).find((k) => k.toUpperCase() === 'PATH') ?? (platform === 'win32' ? 'Path' : 'PATH');
-      const bin = p.join(venv, platform === 'win32' ? 'Scripts' : 'bin');
-      const sep = platform === 'win32' ? ';' : ':';
-      out[pathKey] = out[pathKey] ? `${bin}${sep}${out[pathKey]}` : bin;
-    }
-    for (const [k, v] of Object.entries(def.env ?? {})) if (typeof v === 'string') out[k] = v;
-
+    const out = processEnvironment(env.baseEnv ?? {}, def.env ?? {}, env.venvDir, platform);
     return { ok: true, spec: { command, args, cwd: sdDir, env: out } };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
+}
+
+/**
+ * The environment of a run: the base environment, unbuffered UTF-8 Python output, the venv's
+ * bin/Scripts first on PATH (and VIRTUAL_ENV), then the task's own variables.
+ */
+export function processEnvironment(
+  baseEnv: Record<string, string | undefined>,
+  extra: Record<string, string>,
+  venvDir: string | undefined,
+  platform: Platform,
+): Record<string, string> {
+  const p = pathFor(platform);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(baseEnv)) if (typeof v === 'string') out[k] = v;
+  // live output: Python buffers stdout when it is not a terminal
+  out['PYTHONUNBUFFERED'] = '1';
+  // the Japanese parts of sd-scripts' messages must not fail on a Windows code page
+  out['PYTHONIOENCODING'] = 'utf-8';
+  if (venvDir) {
+    const venv = p.resolve(venvDir);
+    out['VIRTUAL_ENV'] = venv;
+    const pathKey = Object.keys(out).find((k) => k.toUpperCase() === 'PATH') ?? (platform === 'win32' ? 'Path' : 'PATH');
+    const bin = p.join(venv, platform === 'win32' ? 'Scripts' : 'bin');
+    const sep = platform === 'win32' ? ';' : ':';
+    out[pathKey] = out[pathKey] ? `${bin}${sep}${out[pathKey]}` : bin;
+  }
+  for (const [k, v] of Object.entries(extra)) if (typeof v === 'string') out[k] = v;
+  return out;
 }
 
 /** A command line to show the user (in the terminal header); quoting is for display only. */

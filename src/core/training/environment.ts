@@ -243,7 +243,7 @@ export function environmentReport(f: EnvironmentFacts): EnvironmentCheck[] {
               ok: true,
               severity: 'warning',
               message: `No accelerate config at ${f.accelerateConfig.path}; accelerate launch warns and uses its defaults (one process).`,
-              fix: 'Create one from the short form (single or multi GPU, GPU ids, mixed precision), or run accelerate config.',
+              fix: 'Run "LoRA Workbench: Create Accelerate Config…" (single or multi GPU, which GPUs, mixed precision, CPU threads), or accelerate config in a terminal.',
             },
       );
     }

@@ -14,3 +14,6 @@ export * from './chartMath';
 export * from './runPanel';
 export { crc32c, maskedCrc32c } from './crc32c';
 export * from './sdScripts';
+// training extras: problem matchers and "Test the LoRA"
+export * from './problemMatchers';
+export * from './testLora';

@@ -25,6 +25,8 @@ export interface TrainingSettings {
   accelerate?: string | string[];
   accelerateConfig?: string;
   env?: Record<string, string>;
+  /** accelerate launch --num_cpu_threads_per_process (setting training.numCpuThreadsPerProcess; 0/undefined: not passed) */
+  numCpuThreadsPerProcess?: number;
 }
 
 export interface LaunchContext {
@@ -66,6 +68,7 @@ export function resolveTrainingLaunch(def: TrainingTaskDefinition, ctx: LaunchCo
     ...def,
     ...(def.accelerateConfig || !ctx.settings.accelerateConfig ? {} : { accelerateConfig: ctx.settings.accelerateConfig }),
     env: { ...(ctx.settings.env ?? {}), ...(def.env ?? {}) },
+    ...(def.numCpuThreadsPerProcess === undefined && ctx.settings.numCpuThreadsPerProcess ? { numCpuThreadsPerProcess: ctx.settings.numCpuThreadsPerProcess } : {}),
   };
   const r = buildTrainingCommand(merged, {
     sdScriptsDir,

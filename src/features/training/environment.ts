@@ -123,11 +123,18 @@ export function registerEnvironmentCheck(context: vscode.ExtensionContext, provi
       const warnings = checks.filter((c) => c.severity === 'warning');
       const found = checks.filter((c) => c.ok && c.severity === 'info');
       const summary = `Training environment: ${found.length} found, ${missing.length} missing${warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''}.`;
+      // no accelerate config: offer the form (Create Accelerate Config…) as the fix
+      const noAccelerate = checks.some((c) => c.id === 'accelerateConfig' && c.severity === 'warning');
+      const actions = noAccelerate ? ['Show Log', 'Create Accelerate Config…'] : ['Show Log'];
+      const act = (p: string | undefined): void => {
+        if (p === 'Show Log') log.show();
+        else if (p) void vscode.commands.executeCommand(Commands.createAccelerateConfig);
+      };
       if (missing.length) {
         const first = missing[0];
-        void vscode.window.showErrorMessage(`${summary} ${first?.message ?? ''}${first?.fix ? ` Fix: ${first.fix}` : ''}`, 'Show Log').then((p) => p && log.show());
+        void vscode.window.showErrorMessage(`${summary} ${first?.message ?? ''}${first?.fix ? ` Fix: ${first.fix}` : ''}`, ...actions).then(act);
       } else {
-        void vscode.window.showInformationMessage(summary, 'Show Log').then((p) => p && log.show());
+        void vscode.window.showInformationMessage(`${summary}${noAccelerate ? ' No accelerate config yet: create one with the short form.' : ''}`, ...actions).then(act);
       }
       return checks;
     }),

@@ -15,6 +15,7 @@ import {
   resolveSdScriptsFolder,
   resolveTrainingLaunch,
   runOutcome,
+  TRAINING_PROBLEM_MATCHERS,
   type PreflightProblem,
   type RunOutcome,
   type TrainingTaskDefinition,
@@ -153,6 +154,8 @@ export function registerTraining(context: vscode.ExtensionContext): TrainingFeat
       name,
       TASK_SOURCE,
       new vscode.CustomExecution(async (resolved) => createPty(resolved as TrainingTaskDefinition & vscode.TaskDefinition, name, typeof scope === 'object' ? scope : undefined)),
+      // $lwb-python and $lwb-sd-scripts (package.json problemMatchers), see core/training/problemMatchers.ts
+      TRAINING_PROBLEM_MATCHERS,
     );
     task.detail = `accelerate launch ${def.script ?? 'sdxl_train_network.py'} --config_file=${def.config}`;
     task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true, echo: false };

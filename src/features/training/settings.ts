@@ -41,6 +41,7 @@ export function trainingSettings(scope?: vscode.Uri): TrainingSettings & { stopT
     ...(accelerate !== undefined ? { accelerate } : {}),
     accelerateConfig: c.get<string>(Settings.trainingAccelerateConfig, '') ?? '',
     env: cleanEnv,
+    numCpuThreadsPerProcess: Math.max(0, Math.floor(c.get<number>(Settings.trainingCpuThreads, 0) || 0)),
     stopTimeoutMs: Math.max(0, Number.isFinite(seconds) ? seconds * 1000 : 10_000),
   };
 }
