@@ -154,6 +154,8 @@ function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): bo
     default:
       return false;
   }
+}
+
 // ---- Training run panel (issue 5 item 6) ---------------------------------------------------
 /** What the panel is showing; also its saved state (restored after a window reload). */
 export interface RunPanelTarget {

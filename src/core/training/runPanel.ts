@@ -230,7 +230,8 @@ export function readSamplePrompts(file: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // "Test the LoRA" results
 
-export interface LoraTestImage {
+/** One image of lora_test.json as the panel shows it (resolved path; the file format is LoraTestJson in testLora.ts). */
+export interface LoraTestCell {
   prompt: number;
   strength: number;
   epoch: number | null;
@@ -244,7 +245,7 @@ export interface LoraTestResults {
   prompts: string[];
   strengths: number[];
   epochs: Array<number | null>;
-  images: LoraTestImage[];
+  images: LoraTestCell[];
 }
 
 export type LoraTestRead = { ok: true; results: LoraTestResults } | { ok: false; missing: boolean; file: string; error: string };
@@ -288,7 +289,7 @@ export function parseLoraTest(text: string, file: string): LoraTestRead {
   const images = o['images'];
   if (!Array.isArray(images)) return bad('"images" must be a list');
   const dir = path.dirname(file);
-  const out: LoraTestImage[] = [];
+  const out: LoraTestCell[] = [];
   for (let i = 0; i < images.length; i++) {
     const im = images[i] as Record<string, unknown> | null;
     if (!im || typeof im !== 'object') return bad(`images[${i}] is not an object`);
