@@ -121,7 +121,10 @@ export class DatasetsModel extends Disposable {
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.scheduleRefresh()));
     this.register(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(Settings.section)) this.scheduleRefresh();
+        // only the settings that change which files are datasets; the others (tagger, audit,
+        // training…) must not cost a rescan of 100k images
+        const keys = [Settings.searchDepth, Settings.datasetFolders, Settings.exclude, Settings.sidecarExtensions, Settings.captionExtension];
+        if (keys.some((k) => e.affectsConfiguration(`${Settings.section}.${k}`))) this.scheduleRefresh();
       }),
     );
     const configs = this.register(vscode.workspace.createFileSystemWatcher(CONFIG_GLOB));
@@ -200,6 +203,11 @@ export class DatasetsModel extends Disposable {
 
   private knownFolder(p: string): boolean {
     return this.scans.has(p) || this.snapshot.groups.some((g) => isInside(g.path, p));
+  }
+
+  /** Files another feature knows it changed (the file watcher may miss them): applied as deltas. */
+  filesChanged(paths: readonly string[]): void {
+    this.queue(paths);
   }
 
   private queue(paths: readonly string[]): void {

@@ -159,8 +159,8 @@ export function registerSdScripts(context: vscode.ExtensionContext, model: Datas
               const after = await sidecarTimes(imageDir, recursive, ext);
               for (const [p, t] of after) if (t !== -1 && t !== before.get(p)) run.changedSidecars.push(p);
               // the file watcher usually reports them, but not always (e.g. after a watched folder
-              // was deleted): we know the files changed, so rescan now
-              if (run.changedSidecars.length) model.scheduleRefresh(0);
+              // was deleted): we know which files changed, so hand them to the index
+              if (run.changedSidecars.length) model.filesChanged(run.changedSidecars);
             }
             runs.push(run);
             reportEnd(run, ext);
