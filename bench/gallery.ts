@@ -182,11 +182,13 @@ function fakeHostScript(n: number, thumb: string): string {
   return `
 (() => {
   const N = ${n};
+  // thumbs=none: no thumbnails (isolates the grid's own cost from image decoding)
   const THUMB = ${JSON.stringify(thumb)};
   const TAGS = ['1girl','solo','smile','long hair','blue eyes','outdoors','hat','grin','simple background'];
   let gen = 1;
+  const NO_THUMBS = ${JSON.stringify(arg('thumbs') === 'none')};
   const item = (i) => ({ path: '/data/5_x/' + i + '.png', name: i + '.png', folder: '5_x', width: 832, height: 1216, size: 123456,
-    tags: 'tk, ' + TAGS.slice(0, 3 + (i % 6)).join(', '), tagCount: 4 + (i % 6), hasCaption: true, thumb: i % 3 ? THUMB : undefined });
+    tags: 'tk, ' + TAGS.slice(0, 3 + (i % 6)).join(', '), tagCount: 4 + (i % 6), hasCaption: true, thumb: !NO_THUMBS && i % 3 ? THUMB : undefined });
   const send = (m) => window.postMessage(m, '*');
   window.__stats = { maxNodes: 0, ranges: 0, visible: 0 };
   window.acquireVsCodeApi = () => ({
@@ -194,7 +196,7 @@ function fakeHostScript(n: number, thumb: string): string {
     postMessage: (m) => setTimeout(() => {
       if (m.type === 'ready') send({ type: 'gallery/reset', generation: gen, title: 'bench', root: '/data', total: N, matched: N, query: '', selection: [], reason: 'open', batchAvailable: false });
       else if (m.type === 'gallery/range') { window.__stats.ranges++; const items = []; for (let i = m.start; i < Math.min(N, m.end); i++) items.push(item(i)); send({ type: 'gallery/items', generation: m.generation, start: m.start, items }); }
-      else if (m.type === 'gallery/visible') { window.__stats.visible++; for (const p of m.paths) send({ type: 'gallery/thumb', path: p, thumb: THUMB }); }
+      else if (m.type === 'gallery/visible') { window.__stats.visible++; if (!NO_THUMBS) for (const p of m.paths) send({ type: 'gallery/thumb', path: p, thumb: THUMB }); }
     }, 0),
   });
 })();`;
@@ -209,6 +211,7 @@ async function webviewSide(n: number): Promise<void> {
     console.log('webview scroll: skipped (no /usr/bin/chromium)');
     return;
   }
+  console.log(`webview: ${n} items, thumbnails ${arg('thumbs') === 'none' ? 'none (grid cost only)' : 'a 160 px WebP data URL per cell'}`);
   const { chromium: pw } = loadPlaywright();
   const browser = await pw.launch({ executablePath: chromium, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   try {
@@ -221,7 +224,7 @@ async function webviewSide(n: number): Promise<void> {
 <style>:root{--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-foreground:#ccc;--vscode-editor-background:#1e1e1e;--vscode-descriptionForeground:#999;--vscode-list-activeSelectionBackground:#04395e;--vscode-focusBorder:#007fd4;--vscode-input-background:#3c3c3c;--vscode-input-foreground:#ccc;--vscode-button-background:#0e639c}</style>
 </head><body><main id="app"></main><script>${fakeHostScript(n, thumb)}</script><script>${readFileSync(js, 'utf8')}</script></body></html>`;
     await page.setContent(html);
-    await page.waitForSelector('.cell img', { timeout: 30_000 });
+    await page.waitForSelector(arg('thumbs') === 'none' ? '.cell .name:not(:empty)' : '.cell img', { timeout: 30_000 });
     await page.waitForTimeout(300);
     const result = (await page.evaluate(`(async () => {
       const scroller = document.querySelector('.scroller');
@@ -279,11 +282,13 @@ async function main(): Promise<void> {
   if (mem) return measureOne(mem, arg('root') as string);
   console.log(`gallery benchmark: ${N} images; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const t0 = performance.now();
-  const root = makeDataset(N);
+  const root = args.includes('webview-only') ? mkdtempSync(path.join(tmpdir(), 'lwb-bench-gallery-')) : makeDataset(N);
   console.log(`generated ${N} images + tag files in ${fmt(ms(t0) / 1000)} s under ${root}`);
   try {
-    await hostSide(root);
-    memory(root);
+    if (!args.includes('webview-only')) {
+      await hostSide(root);
+      memory(root);
+    }
     await webviewSide(N);
   } finally {
     if (!KEEP) rmSync(root, { recursive: true, force: true });

@@ -21,7 +21,11 @@ export function registerGallery(context: vscode.ExtensionContext, datasets: Data
     const p = new GalleryPanel(panel, context.extensionUri, thumbs, root, query);
     current = p;
     panel.onDidDispose(() => {
-      if (current === p) current = undefined;
+      if (current === p) {
+        current = undefined;
+        // no gallery open: the thumbnail worker need not wait in memory
+        thumbs.stop();
+      }
     });
     return p;
   };

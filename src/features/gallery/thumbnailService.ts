@@ -90,6 +90,16 @@ export class ThumbnailService extends Disposable {
     this.pump();
   }
 
+  /** Ends the worker (no gallery open); the next request starts a new one. */
+  stop(): void {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    this.queue.want([]);
+    this.listeners.clear();
+    w.kill();
+  }
+
   get busy(): boolean {
     return this.queue.pendingCount + this.queue.runningCount > 0;
   }
@@ -138,8 +148,15 @@ export class ThumbnailService extends Disposable {
     });
     this.worker = w;
     void w.exited.then((x) => {
+      const stopped = this.worker !== w;
       if (this.worker === w) this.worker = undefined;
       if (this.isDisposed) return;
+      if (stopped) {
+        // stopped on purpose: forget what it was doing
+        for (const j of this.running.values()) this.queue.done(j.key);
+        this.running.clear();
+        return;
+      }
       const why = x.stderr ? x.stderr.split('\n').slice(-3).join(' ') : `exit ${x.signal ?? x.code}`;
       if (!answered) this.failedStarts++;
       getLog().warn(`Thumbnail worker stopped (${why})`);
