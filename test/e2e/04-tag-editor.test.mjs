@@ -1,13 +1,16 @@
 // The tag editor in a real VS Code: opened from the Datasets view on a sample image, a tag added
 // by typing a prefix and accepting the autocomplete, chips reordered by dragging and by
 // Alt+Right, the document dirty and saved with Ctrl+S, the next image by keyboard in the same
-// tab, and a diagnostic's quick fix applied from the editor.
+// tab, a diagnostic's quick fix applied from the editor, and WD14 suggestions accepted by a
+// click and taken back with VS Code's undo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
 
 /** The tag editor's content frame (webviews are nested iframes) showing `fileName`. */
@@ -80,7 +83,8 @@ test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeou
     const tab = page.locator('.tabs-container .tab', { hasText: '13.txt' }).first();
     await waitFor(async () => /\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be dirty');
 
-    // drag the new chip in front of "1girl"
+    // drag the new chip in front of "1girl" (once the header shows the unsaved state)
+    await frame.locator('.toolbar .dirty:not([hidden])').waitFor({ timeout: 10_000 });
     const chips = frame.locator('.chips .chip');
     const from = await chips.last().boundingBox();
     const to = await chips.nth(1).boundingBox();
@@ -127,6 +131,35 @@ test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeou
     await frame.locator('.chips .chip').first().focus();
     await page.keyboard.press('Control+s');
     await waitFor(() => readFileSync(join(concept, '14.txt'), 'utf8') === original14, 15_000, '14.txt saved as it was');
+
+    // WD14 suggestions with the tiny test model: set the model folder in the workspace settings,
+    // run them, click one to add it, and take it back with VS Code's undo
+    const settingsFile = join(env.workspace, '.vscode', 'settings.json');
+    const settingsBefore = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : undefined;
+    const model = join(dirname(env.workspace), 'tiny-wd14-model-04');
+    cpSync(join(root, 'test', 'fixtures', 'tiny-wd14', 'model'), model, { recursive: true });
+    try {
+      mkdirSync(dirname(settingsFile), { recursive: true });
+      writeFileSync(settingsFile, JSON.stringify({ ...(settingsBefore ? JSON.parse(settingsBefore) : {}), 'loraWorkbench.tagger.modelFolder': model }, null, 2));
+      await frame.locator('.suggestions', { hasText: 'click a tag to add it' }).waitFor({ timeout: 20_000 });
+      await frame.locator('.suggest-head vscode-button', { hasText: 'Suggest Tags' }).click();
+      const suggestion = frame.locator('.suggestion', { hasText: 'kirisame_marisa' }).first();
+      await suggestion.waitFor({ timeout: 120_000 });
+      assert.match(await suggestion.innerText(), /kirisame_marisa\s+\d+%/);
+      t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-suggestions')}`);
+      await suggestion.click();
+      await waitFor(async () => (await chipTexts(frame)).at(-1) === 'kirisame_marisa', 15_000, 'the accepted suggestion as a chip');
+      await frame.locator('.suggestion.present', { hasText: 'kirisame_marisa' }).waitFor({ timeout: 10_000 });
+      const tab14 = page.locator('.tabs-container .tab', { hasText: '14.txt' }).first();
+      await waitFor(async () => /\bdirty\b/.test((await tab14.getAttribute('class')) ?? ''), 10_000, 'the tab to be dirty');
+      await frame.locator('.chips .chip').first().focus();
+      await page.keyboard.press('Control+z');
+      await waitFor(async () => !(await chipTexts(frame)).includes('kirisame_marisa'), 15_000, 'undo to remove the chip');
+      await waitFor(async () => !/\bdirty\b/.test((await tab14.getAttribute('class')) ?? ''), 10_000, 'the tab to be clean after undo');
+    } finally {
+      if (settingsBefore === undefined) rmSync(settingsFile, { force: true });
+      else writeFileSync(settingsFile, settingsBefore);
+    }
 
     const csp = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
     assert.deepEqual(csp, [], 'no CSP violation');

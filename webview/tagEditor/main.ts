@@ -135,7 +135,8 @@ function render(): void {
   input.disabled = !editable();
 
   renderImage(s);
-  renderChips(s);
+  if (drag) chipsPending = true;
+  else renderChips(s);
   renderProblems(s);
   renderSuggestions();
 
@@ -334,16 +335,18 @@ function chipKey(e: KeyboardEvent, i: number): void {
 }
 
 // ---- drag to reorder (pointer events: works with mouse, pen and touch) ------------------------
-let drag: { from: number; chip: HTMLElement; startX: number; startY: number; active: boolean; to: number } | undefined;
+// The listeners sit on the window, not on the chip: a state arriving mid-drag must not end it.
+// While a drag is on, chips are not re-rendered (the host's state is applied when it ends).
+let drag: { from: number; version: number; chip: HTMLElement; startX: number; startY: number; active: boolean; to: number } | undefined;
+let chipsPending = false;
 const marker = h('span', { class: 'drop-marker', attrs: { 'aria-hidden': 'true' } });
 
 function startDrag(e: PointerEvent, chip: HTMLElement, from: number): void {
-  if (e.button !== 0 || (e.target as HTMLElement).closest('.remove')) return;
-  drag = { from, chip, startX: e.clientX, startY: e.clientY, active: false, to: from };
-  chip.setPointerCapture(e.pointerId);
-  chip.addEventListener('pointermove', onDragMove);
-  chip.addEventListener('pointerup', onDragEnd);
-  chip.addEventListener('pointercancel', onDragEnd);
+  if (e.button !== 0 || !state || (e.target as HTMLElement).closest('.remove')) return;
+  drag = { from, version: state.version, chip, startX: e.clientX, startY: e.clientY, active: false, to: from };
+  window.addEventListener('pointermove', onDragMove);
+  window.addEventListener('pointerup', onDragEnd);
+  window.addEventListener('pointercancel', onDragEnd);
 }
 
 /** The slot the pointer is over: before the chip under it or after it, by its horizontal middle. */
@@ -365,6 +368,7 @@ function dropSlot(x: number, y: number): { slot: number; before: HTMLElement | n
 function onDragMove(e: PointerEvent): void {
   if (!drag) return;
   if (!drag.active && Math.hypot(e.clientX - drag.startX, e.clientY - drag.startY) < 5) return;
+  e.preventDefault();
   drag.active = true;
   drag.chip.classList.add('dragging');
   const { slot, before } = dropSlot(e.clientX, e.clientY);
@@ -377,16 +381,20 @@ function onDragMove(e: PointerEvent): void {
 function onDragEnd(e: PointerEvent): void {
   const d = drag;
   drag = undefined;
+  window.removeEventListener('pointermove', onDragMove);
+  window.removeEventListener('pointerup', onDragEnd);
+  window.removeEventListener('pointercancel', onDragEnd);
   if (!d) return;
-  d.chip.removeEventListener('pointermove', onDragMove);
-  d.chip.removeEventListener('pointerup', onDragEnd);
-  d.chip.removeEventListener('pointercancel', onDragEnd);
   d.chip.classList.remove('dragging');
   marker.remove();
-  if (d.active && e.type === 'pointerup' && d.to !== d.from) {
+  if (d.active && e.type === 'pointerup' && d.to !== d.from && state && editable()) {
     pendingFocus = d.to;
-    send({ op: 'move', from: d.from, to: d.to });
+    post({ type: 'tagEditor/edit', version: d.version, edit: { op: 'move', from: d.from, to: d.to } });
   } else if (!d.active) d.chip.focus();
+  if (chipsPending && state) {
+    chipsPending = false;
+    renderChips(state);
+  }
 }
 
 // ---- add with autocomplete ------------------------------------------------------------------

@@ -83,6 +83,7 @@ class TagEditorSession extends Disposable {
         if (e.uris.some((u) => u.toString() === document.uri.toString())) this.scheduleRender();
       }),
     );
+    this.register(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(Settings.section) && this.scheduleRender()));
     // the file and its siblings on disk: encoding/BOM of this file, the other sidecar, the folder's images
     const watcher = this.register(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(dir), '*')));
     const onDisk = (u: vscode.Uri, created: boolean): void => {
