@@ -9,6 +9,9 @@ import * as vscode from 'vscode';
 import { formatCommandLine, TrainingOutputParser, type OutputEvent, type OutputState, type SpawnSpec, type TrainingTaskDefinition } from '../../core/training';
 import { getLog } from '../../platform/log';
 
+/** pause between the end of the process and the end of the task (see the close handler) */
+const CLOSE_DELAY_MS = 750;
+
 export interface RunInfo {
   readonly name: string;
   readonly pid: number | undefined;
@@ -154,7 +157,11 @@ export class TrainingPty implements vscode.Pseudoterminal {
       this.hooks.onEnd(run);
       if (!this.closed) {
         this.closed = true;
-        this.closeEmitter.fire(run.exitCode);
+        // VS Code stops feeding a task's problem matchers when its pseudoterminal closes, and the
+        // terminal hands over its last lines only after it has rendered them
+        // (microsoft/vscode#92868): close a moment later so tracebacks reach $lwb-python
+        const code = run.exitCode;
+        setTimeout(() => this.closeEmitter.fire(code), CLOSE_DELAY_MS);
       }
     });
   }
