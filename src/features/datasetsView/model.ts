@@ -143,6 +143,11 @@ export class DatasetsModel extends Disposable {
     return this.snapshot;
   }
 
+  /** A full index (settings, workspace folders, a config naming a new folder) is running or due. */
+  get busy(): boolean {
+    return this.running !== undefined || this.building || this.refreshTimer !== undefined || this.configTimer !== undefined;
+  }
+
   /** The indexed facts of one image (size, dimensions, sidecars, tags), if it is in a dataset. */
   image(file: string): IndexedImage | undefined {
     for (const i of this.indexes) {
@@ -164,12 +169,18 @@ export class DatasetsModel extends Disposable {
 
   scheduleRefresh(delayMs = 300): void {
     clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => void this.refresh(), delayMs);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.refresh();
+    }, delayMs);
   }
 
   private scheduleDiscovery(): void {
     clearTimeout(this.configTimer);
-    this.configTimer = setTimeout(() => void this.rediscover(), 200);
+    this.configTimer = setTimeout(() => {
+      this.configTimer = undefined;
+      void this.rediscover();
+    }, 200);
   }
 
   /** Indexes everything again (settings, workspace folders, the refresh button); concurrent calls coalesce. */
@@ -445,11 +456,32 @@ export class DatasetsModel extends Disposable {
     }
   }
 
+  /**
+   * A config changed: read the configs again; a folder a config now names outside the indexed
+   * roots is indexed on its own, one no config names any more is dropped. Nothing else is re-read.
+   */
   private async rediscover(): Promise<void> {
-    const before = JSON.stringify(this.discoveredRoots);
     await this.discover();
-    if (JSON.stringify(this.discoveredRoots) !== before) await this.refresh();
-    else this.publish({ folders: [], images: [], structure: true }, this.building);
+    if (this.building || this.running) {
+      // a full index is under way: it reads the new roots anyway
+      if (this.running) this.again = true;
+      return;
+    }
+    const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
+    const wanted = new Set(roots.map((r) => r.root));
+    const dropped = this.indexes.filter((i) => !wanted.has(i.root));
+    const added = roots.filter((r) => !this.indexes.some((i) => i.root === r.root));
+    if (dropped.length) {
+      this.indexes = this.indexes.filter((i) => wanted.has(i.root));
+      for (const i of dropped) for (const f of i.folders()) if (!this.indexOf(f.path)) this.scans.delete(f.path);
+    }
+    for (const r of added) {
+      const index = await DatasetIndex.build(r.root, { depth: r.depth, exclude, sidecarExtensions, tagExtension });
+      this.indexes.push(index);
+      this.absorb(index);
+    }
+    if (added.length || dropped.length) getLog().info(`Configs: indexed ${added.length} new folder(s), dropped ${dropped.length}`);
+    this.publish({ folders: [], images: [], structure: true }, false);
   }
 
   /** Reads the workspace's training and dataset configs (and the metadata files they name). */

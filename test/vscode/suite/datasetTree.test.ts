@@ -24,6 +24,7 @@ interface Model {
   image(file: string): { width?: number; height?: number; sidecars: Record<string, string>; tags?: string[] } | undefined;
   folderScan(dir: string): { images: Array<{ name: string }> } | undefined;
   readonly stats: { rebuilds: number; deltas: number; lastDeltaMs: number };
+  readonly busy: boolean;
   readonly current: {
     groups: Array<{ path: string; folders: Array<{ path: string; images: Array<{ name: string }> }> }>;
     discovered: Array<{ origin: string; label: string; style: string; subsets: Subset[] }>;
@@ -121,7 +122,12 @@ describe('datasets tree', function () {
   });
 
   it('shows a file created by another program as a delta, without a rescan', async () => {
-    const rebuilds = model.stats.rebuilds;
+    // other suites change settings and configs, which index everything again: let that settle first
+    let rebuilds = -1;
+    while (rebuilds !== model.stats.rebuilds || model.busy) {
+      rebuilds = model.stats.rebuilds;
+      await new Promise((r) => setTimeout(r, 1500));
+    }
     const dir = path.join(root, 'train', '3_sks cat');
     fs.writeFileSync(path.join(dir, 'c.png'), PNG);
     await until(() => model.folderScan(dir)?.images.some((i) => i.name === 'c.png'), 'c.png in the model (from the file watcher)', 30_000);
