@@ -1,6 +1,6 @@
 /**
  * Benchmark of what the Datasets tree does outside VS Code (run on demand, not a test):
- *   npm run bench -- tree [sizes=1000,10000,100000] [keep]
+ *   npm run bench -- tree [sizes=1000,10000,100000] [folders=20] [keep]
  *
  * For each size it generates a kohya dataset (20 concept folders, PNG headers of mixed sizes, a
  * tag file per image) and measures the steps the tree's model takes, in the same run:
@@ -11,7 +11,7 @@
  *   Baseline: a bare `readdir` of the same folders.
  * - the whole index (sizes, dimensions, tags read).
  * - one file change: a new image (then a changed tag file) applied as a delta: `index.update`, the
- *   folder's scan, the groups, and the page of that folder. Baseline: one `stat` of the file.
+ *   folder's scan patched, the groups, and the page of that folder. Baseline: one `stat` of the file.
  * - heap held by the index and the scans (after a garbage collection).
  * Goals (issue #7): first paint < 1 s at any size, a change reflected in < 50 ms, < 300 MB for
  * a 100k index.
@@ -21,11 +21,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { DatasetIndex } from '../src/core/dataset/index';
+import { DatasetIndex, patchFolderScan } from '../src/core/dataset/index';
 import { groupDatasets } from '../src/core/dataset/groups';
 import type { FolderScan } from '../src/core/dataset/scan';
 
-const FOLDERS = 20;
+let FOLDERS = 20;
 const PAGE = 500;
 
 v8.setFlagsFromString('--expose-gc');
@@ -114,7 +114,7 @@ async function measure(total: number, keep: boolean): Promise<void> {
     // one change at a time, applied as a delta
     const deltas: number[] = [];
     const stats: number[] = [];
-    const dir = dirs[3] as string;
+    const dir = dirs[Math.min(3, dirs.length - 1)] as string;
     for (let k = 0; k < 15; k++) {
       const file = path.join(dir, `new-${k}.png`);
       writeFileSync(file, pngHeader(1024, 1024));
@@ -125,7 +125,8 @@ async function measure(total: number, keep: boolean): Promise<void> {
       const delta = await index.update([{ path: file }]);
       for (const f of delta.folders) {
         const info = index.folder(f);
-        if (info) scans.set(f, index.folderScan(info));
+        const old = scans.get(f);
+        if (info) scans.set(f, old ? patchFolderScan(old, info, index, { added: delta.added, removed: delta.removed, changed: delta.changed }) : index.folderScan(info));
       }
       groupDatasets([...scans.values()]);
       index.query({ folder: dir, limit: PAGE });
@@ -136,7 +137,9 @@ async function measure(total: number, keep: boolean): Promise<void> {
       const d2 = await index.update([{ path: path.join(dir, `new-${k}.txt`) }]);
       if (!d2.changed.includes(file)) throw new Error('the tag file did not change the image');
       const info = index.folder(dir);
-      if (info) scans.set(dir, index.folderScan(info));
+      const old = scans.get(dir);
+      if (info && old) scans.set(dir, patchFolderScan(old, info, index, { added: [], removed: [], changed: d2.changed }));
+      index.query({ folder: dir, limit: PAGE });
       deltas.push(performance.now() - c0);
     }
     const deltaMs = median(deltas);
@@ -162,6 +165,8 @@ async function main(): Promise<void> {
   const sizesArg = args.find((a) => a.startsWith('sizes='));
   const sizes = sizesArg ? sizesArg.slice(6).split(',').map(Number) : [1000, 10000, 100000];
   const keep = args.includes('keep');
+  const foldersArg = args.find((a) => a.startsWith('folders='));
+  if (foldersArg) FOLDERS = Math.max(1, Number(foldersArg.slice(8)));
   for (const n of sizes) await measure(n, keep);
 }
 

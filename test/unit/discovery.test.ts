@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   datasetsOfTrainingConfig,
   parseResolution,
@@ -10,7 +10,7 @@ import {
   resolveMetadataKeys,
   summariseMetadataKeys,
 } from '../../src/core/dataset/discovery';
-import { DatasetIndex } from '../../src/core/dataset/index';
+import { DatasetIndex, patchFolderScan } from '../../src/core/dataset/index';
 import { conceptFolderName, planImageRename, renameForRepeats } from '../../src/core/dataset/treeOps';
 import { moveToTrash } from '../../src/core/trash';
 import { tempDir } from './helpers';
@@ -261,6 +261,34 @@ describe('index progress for the first paint', () => {
     // one call (the throttle is long): as soon as a folder with images was listed, not at the end
     assert.equal(seen.length, 1);
     assert.ok((seen[0] ?? 0) >= 1 && (seen[0] ?? 0) < 12, `progress saw ${seen[0]} folders`);
+  });
+});
+
+describe('folder scans patched by deltas', () => {
+  it('equal a fresh scan after images are added, removed and re-captioned', async (t) => {
+    const dir = tempDir(t);
+    for (const n of [1, 2, 3, 10, 20]) {
+      writeFileSync(path.join(dir, `${n}.png`), 'x');
+      writeFileSync(path.join(dir, `${n}.txt`), 'a, b');
+    }
+    const index = await DatasetIndex.build(dir, { depth: 0, tagExtension: '.txt' });
+    let scan = index.folderScan(index.folder(dir)!);
+    const step = async (files: string[]): Promise<void> => {
+      const d = await index.update(files.map((f) => ({ path: path.join(dir, f) })));
+      scan = patchFolderScan(scan, index.folder(dir)!, index, d);
+      assert.deepEqual(scan, index.folderScan(index.folder(dir)!));
+    };
+    writeFileSync(path.join(dir, '4.png'), 'x');
+    await step(['4.png']);
+    assert.deepEqual(scan.images.map((i) => i.name), ['1.png', '2.png', '3.png', '4.png', '10.png', '20.png']);
+    rmSync(path.join(dir, '2.png'));
+    await step(['2.png']);
+    writeFileSync(path.join(dir, '4.caption'), 'c');
+    rmSync(path.join(dir, '10.txt'));
+    await step(['4.caption', '10.txt']);
+    assert.deepEqual(scan.images.find((i) => i.name === '4.png')?.sidecars, { '.caption': '4.caption' });
+    assert.deepEqual(scan.images.find((i) => i.name === '10.png')?.sidecars, {});
+    assert.deepEqual(scan.orphanSidecars, ['2.txt']);
   });
 });
 

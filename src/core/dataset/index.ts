@@ -28,6 +28,7 @@ import {
   type ConceptName,
   type FolderScan,
   type IgnoredFile,
+  type ImageEntry,
   type ScanResult,
 } from './scan';
 import { auditImage, type AuditOptions, type AuditProblem } from './audit';
@@ -506,6 +507,20 @@ export class DatasetIndex {
 
   /** Pages through images with filters. `total` counts every match. */
   query(q: ImageQuery = {}): ImagePage {
+    // one folder in name order with no filter: a slice of its (sorted) list
+    if (q.folder && !q.name && !q.problem && !q.tags?.length && !q.withoutCaption && !q.predicate && (!q.sort || q.sort === 'name') && !q.descending) {
+      const f = this.folder(q.folder);
+      if (!f) return { total: 0, items: [] };
+      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
+      const offset = Math.max(0, q.offset ?? 0);
+      const limit = Math.max(0, q.limit ?? f.images.length);
+      const items: IndexedImage[] = [];
+      for (const n of f.images.slice(offset, offset + limit)) {
+        const img = this.images.get(prefix + n);
+        if (img) items.push(img);
+      }
+      return { total: f.images.length, items };
+    }
     const folders = q.folder ? [this.folder(q.folder)].filter((f): f is IndexedFolder => f !== undefined) : this.folders();
     const needle = q.name?.toLowerCase();
     const tags = q.tags?.map((t) => t.trim().toLowerCase()).filter(Boolean);
@@ -686,7 +701,8 @@ export class DatasetIndex {
     let listingChanged = exists !== had;
     // images of this stem group
     const newImages = new Map(paired.images.map((e) => [e.name, e]));
-    const oldImages = info.images.filter((n) => stemOf(n) === stem);
+    // the images of this stem before the change: the group's names (and the changed name) that are listed
+    const oldImages = [...new Set([...group, name])].filter((n) => hasSorted(info.images, n));
     for (const n of oldImages) {
       if (!newImages.has(n)) {
         removeSorted(info.images, n);
@@ -759,6 +775,12 @@ function bisect(list: readonly string[], name: string): number {
   }
   return lo;
 }
+function hasSorted(list: readonly string[], name: string): boolean {
+  const at = list[bisect(list, name)];
+  if (at === name) return true;
+  // names the collation ranks equal (canonically equivalent Unicode) sit side by side: look plainly
+  return at !== undefined && compareNames(at, name) === 0 ? list.includes(name) : false;
+}
 function insertSorted(list: string[], name: string): void {
   const i = bisect(list, name);
   if (list[i] !== name) list.splice(i, 0, name);
@@ -770,6 +792,52 @@ function removeSorted(list: string[], name: string): void {
     const j = list.indexOf(name);
     if (j >= 0) list.splice(j, 1);
   }
+}
+
+/**
+ * A folder's scan after a delta: a copy with only the added, removed and changed images patched
+ * (a big folder's scan is not rebuilt for one file). Falls back to a rebuild if the result does
+ * not match the index's listing.
+ */
+export function patchFolderScan(old: FolderScan, info: IndexedFolder, index: DatasetIndex, e: { added: string[]; removed: string[]; changed: string[] }): FolderScan {
+  const images = old.images.slice();
+  const find = (name: string): number => {
+    let lo = 0;
+    let hi = images.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareNames((images[mid] as ImageEntry).name, name) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const entryOf = (p: string): ImageEntry | undefined => {
+    const img = index.image(p);
+    return img ? { name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache } : undefined;
+  };
+  for (const p of e.removed) {
+    const i = find(path.basename(p));
+    if (images[i]?.name === path.basename(p)) images.splice(i, 1);
+  }
+  for (const p of e.changed) {
+    const i = find(path.basename(p));
+    const next = entryOf(p);
+    if (next && images[i]?.name === next.name) images[i] = next;
+  }
+  for (const p of e.added) {
+    const next = entryOf(p);
+    if (!next) continue;
+    const i = find(next.name);
+    if (images[i]?.name === next.name) images[i] = next;
+    else images.splice(i, 0, next);
+  }
+  if (images.length !== info.images.length || images.some((img, i) => i % 997 === 0 && img.name !== info.images[i])) return index.folderScan(info);
+  return {
+    ...old,
+    images,
+    ignored: info.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
+    orphanSidecars: [...info.orphanSidecars],
+  };
 }
 
 /** Convenience: a cold index (see `DatasetIndex.build`). */

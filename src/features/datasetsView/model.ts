@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { FolderScan } from '../../core/dataset/scan';
 import { groupDatasets, type DatasetGroup } from '../../core/dataset/groups';
-import { DatasetIndex, type FileChange, type IndexedImage } from '../../core/dataset/index';
+import { DatasetIndex, patchFolderScan, type FileChange, type IndexedImage } from '../../core/dataset/index';
 import {
   datasetsOfTrainingConfig,
   readDatasetConfig,
@@ -146,6 +146,11 @@ export class DatasetsModel extends Disposable {
     return this.snapshot;
   }
 
+  /** A full index (settings, workspace folders, a config naming a new folder) is running or due. */
+  get busy(): boolean {
+    return this.running !== undefined || this.building || this.refreshTimer !== undefined || this.configTimer !== undefined;
+  }
+
   /** The indexed facts of one image (size, dimensions, sidecars, tags), if it is in a dataset. */
   image(file: string): IndexedImage | undefined {
     for (const i of this.indexes) {
@@ -167,12 +172,18 @@ export class DatasetsModel extends Disposable {
 
   scheduleRefresh(delayMs = 300): void {
     clearTimeout(this.refreshTimer);
-    this.refreshTimer = setTimeout(() => void this.refresh(), delayMs);
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      void this.refresh();
+    }, delayMs);
   }
 
   private scheduleDiscovery(): void {
     clearTimeout(this.configTimer);
-    this.configTimer = setTimeout(() => void this.rediscover(), 200);
+    this.configTimer = setTimeout(() => {
+      this.configTimer = undefined;
+      void this.rediscover();
+    }, 200);
   }
 
   /** Indexes everything again (settings, workspace folders, the refresh button); concurrent calls coalesce. */
@@ -239,45 +250,53 @@ export class DatasetsModel extends Disposable {
 
   private async applyDelta(changes: FileChange[]): Promise<void> {
     const started = performance.now();
+    /** folders whose listing changed */
     const folders = new Set<string>();
+    /** images changed in place (header, sidecars, tags) */
     const images = new Set<string>();
+    /** per folder: image paths added / removed / changed, to patch its scan */
+    const perFolder = new Map<string, { index: DatasetIndex; added: string[]; removed: string[]; changed: string[] }>();
+    const entry = (index: DatasetIndex, dir: string): { index: DatasetIndex; added: string[]; removed: string[]; changed: string[] } => {
+      let e = perFolder.get(dir);
+      if (!e) perFolder.set(dir, (e = { index, added: [], removed: [], changed: [] }));
+      return e;
+    };
     let structure = false;
     for (const index of this.indexes) {
       const mine = changes.filter((c) => isInside(c.path, index.root) || isInside(index.root, c.path));
       if (mine.length === 0) continue;
       const d = await index.update(mine);
-      for (const f of d.folders) folders.add(f);
+      for (const f of d.folders) {
+        folders.add(f);
+        entry(index, f);
+      }
       for (const f of d.removedFolders) {
         folders.add(f);
+        entry(index, f);
         structure = true;
       }
+      for (const p of d.added) entry(index, path.dirname(p)).added.push(p);
+      for (const p of d.removed) entry(index, path.dirname(p)).removed.push(p);
+      for (const p of d.changed) {
+        entry(index, path.dirname(p)).changed.push(p);
+        images.add(p);
+      }
       for (const p of [...d.added, ...d.removed]) folders.add(path.dirname(p));
-      for (const p of d.changed) images.add(p);
     }
-    if (folders.size === 0 && images.size === 0) return;
-    for (const f of folders) {
+    if (perFolder.size === 0) return;
+    for (const [f, e] of perFolder) {
       const wasShown = this.scans.has(f);
-      const info = this.indexes.map((i) => i.folder(f)).find((x) => x !== undefined);
-      const index = this.indexes.find((i) => i.folder(f) !== undefined);
-      if (info && index && (info.images.length > 0 || info.skipped.length > 0)) {
-        this.scans.set(f, index.folderScan(info));
+      const info = e.index.folder(f);
+      if (info && (info.images.length > 0 || info.skipped.length > 0)) {
+        const old = this.scans.get(f);
+        this.scans.set(f, old ? patchFolderScan(old, info, e.index, e) : e.index.folderScan(info));
         if (!wasShown) structure = true;
       } else if (wasShown) {
         this.scans.delete(f);
         structure = true;
       }
     }
-    // sidecar changes show in the folder's scan (the caption checks read it)
-    for (const p of images) {
-      const dir = path.dirname(p);
-      const index = this.indexes.find((i) => i.folder(dir) !== undefined);
-      const info = index?.folder(dir);
-      if (index && info && !folders.has(dir)) {
-        this.scans.set(dir, index.folderScan(info));
-        folders.add(dir);
-      }
-    }
-    this.publish({ folders: [...folders], images: [...images], structure }, false);
+    this.publish({ folders: [...folders], images: [...images].filter((p) => !folders.has(path.dirname(p))), structure }, false);
     this.stats.deltas++;
     this.stats.lastDeltaMs = performance.now() - started;
     getLog().debug(`Applied ${changes.length} change(s) in ${(performance.now() - started).toFixed(1)} ms: ${folders.size} folder(s), ${images.size} image(s)`);
@@ -445,11 +464,32 @@ export class DatasetsModel extends Disposable {
     }
   }
 
+  /**
+   * A config changed: read the configs again; a folder a config now names outside the indexed
+   * roots is indexed on its own, one no config names any more is dropped. Nothing else is re-read.
+   */
   private async rediscover(): Promise<void> {
-    const before = JSON.stringify(this.discoveredRoots);
     await this.discover();
-    if (JSON.stringify(this.discoveredRoots) !== before) await this.refresh();
-    else this.publish({ folders: [], images: [], structure: true }, this.building);
+    if (this.building || this.running) {
+      // a full index is under way: it reads the new roots anyway
+      if (this.running) this.again = true;
+      return;
+    }
+    const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
+    const wanted = new Set(roots.map((r) => r.root));
+    const dropped = this.indexes.filter((i) => !wanted.has(i.root));
+    const added = roots.filter((r) => !this.indexes.some((i) => i.root === r.root));
+    if (dropped.length) {
+      this.indexes = this.indexes.filter((i) => wanted.has(i.root));
+      for (const i of dropped) for (const f of i.folders()) if (!this.indexOf(f.path)) this.scans.delete(f.path);
+    }
+    for (const r of added) {
+      const index = await DatasetIndex.build(r.root, { depth: r.depth, exclude, sidecarExtensions, tagExtension });
+      this.indexes.push(index);
+      this.absorb(index);
+    }
+    if (added.length || dropped.length) getLog().info(`Configs: indexed ${added.length} new folder(s), dropped ${dropped.length}`);
+    this.publish({ folders: [], images: [], structure: true }, false);
   }
 
   /** Reads the workspace's training and dataset configs (and the metadata files they name). */
