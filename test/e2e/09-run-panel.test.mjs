@@ -132,7 +132,11 @@ test('the run panel follows a training task: charts, samples, checkpoints, state
     for (let attempt = 1; ; attempt++) {
       await runCommand(page, 'Tasks: Run Task');
       // recently used tasks can push the task types out of view: filter for ours
-      await page.locator('.quick-input-widget input.input').fill('loraWorkbench.train');
+      // the task quick pick opens only when every task provider has answered (the palette's
+      // input is hidden meanwhile): wait for it, then type
+      const input = page.locator('.quick-input-widget input.input');
+      await input.waitFor({ state: 'visible', timeout: 60_000 }).catch(() => {});
+      await input.fill('loraWorkbench.train', { timeout: 30_000 }).catch(() => {});
       if (await typeRow.waitFor({ timeout: 60_000 }).then(() => true, () => false)) break;
       if (attempt >= 2) throw new Error('"Tasks: Run Task" did not list loraWorkbench.train');
       await page.keyboard.press('Escape');

@@ -45,8 +45,12 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     const conceptRow = rows.filter({ hasText: '5_tk girl' }).first();
     assert.match(await conceptRow.innerText(), /5× · "tk girl" · 14 images/);
     await clickRow(page, conceptRow);
-    const image = rows.filter({ hasText: /^1\.png/ }).first();
+    // the first 1.png under this concept (other tests leave datasets with a 1.png of their own,
+    // which can come earlier in the tree): the list row right after the concept row
+    const conceptIndex = Number(await conceptRow.getAttribute('data-index'));
+    const image = conceptRow.locator('xpath=..').locator(`:scope > .monaco-list-row[data-index="${conceptIndex + 1}"]`);
     await image.waitFor({ timeout: 15_000 });
+    assert.match(await image.innerText(), /^1\.png/);
     await waitFor(async () => /\d+×\d+ · bucket \d+×\d+ · \d+ tags/.test(await image.innerText()), 30_000, 'the image description');
     t.diagnostic(`1.png: ${(await image.innerText()).replace(/\n/g, ' ')}`);
     // its tooltip: preview and caption

@@ -55,7 +55,8 @@ test('the Buckets view shows the sample dataset as its training config buckets i
     const rows = pane.locator('.monaco-list-row');
     const run = rows.filter({ hasText: 'config_file.toml' }).first();
     await run.waitFor({ timeout: 60_000 });
-    assert.match(await run.innerText(), /35 steps\/epoch · 1024×1024 · bucketing off · batch 4/);
+    // the sizes come from the image audit, which may still be reading the workspace's images
+    await waitFor(async () => /35 steps\/epoch · 1024×1024 · bucketing off · batch 4/.test(await run.innerText()), 60_000, 'the bucket run of config_file.toml');
     const bucket = rows.filter({ hasText: '1024×1024' }).filter({ hasText: 'images' }).first();
     await bucket.waitFor({ timeout: 30_000 });
     assert.match(await bucket.innerText(), /16 images · 140 with repeats · 35 batches/);
