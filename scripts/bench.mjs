@@ -18,7 +18,7 @@ for (const name of run) {
     continue;
   }
   console.log(`\n=== bench/${name}.ts`);
-  const r = spawnSync(process.execPath, [join(root, 'out/bench', `${name}.js`), ...extra], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, [join(root, 'out/bench', `${name}.js`), ...extra], { stdio: 'inherit', cwd: root, env: { ...process.env, LWB_ROOT: process.env.LWB_ROOT ?? root } });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);
