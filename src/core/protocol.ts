@@ -38,10 +38,12 @@ export interface OverviewData {
 export interface GalleryItem {
   path: string;
   name: string;
+  /** folder relative to the gallery root ('' for the root) */
   folder: string;
   width?: number;
   height?: number;
   size: number;
+  /** the first tags, joined (the cell truncates further) */
   tags: string;
   tagCount: number;
   hasCaption: boolean;

@@ -12,25 +12,14 @@ import { normaliseSidecarExtension } from '../dataset/images';
 import { DatasetIndex, type FileChange, type IndexedImage, type IndexOptions } from '../dataset/index';
 import { compileTagQuery, parseTagQuery, TagVocabulary, type TagPredicate, type TagQueryDoc } from '../dataset/tagQuery';
 import { fromIndices, type RangeSet } from './selection';
+import type { GalleryItem } from '../protocol';
 
 export interface GalleryEntry extends TagQueryDoc {
   image: IndexedImage;
 }
 
-/** One cell's metadata, as sent to the webview. */
-export interface GalleryItemData {
-  path: string;
-  name: string;
-  /** folder relative to the gallery root ('' for the root) */
-  folder: string;
-  width?: number;
-  height?: number;
-  size: number;
-  /** the first tags, joined (the cell truncates further) */
-  tags: string;
-  tagCount: number;
-  hasCaption: boolean;
-}
+/** One cell's metadata, as sent to the webview (the protocol's item without its thumbnail). */
+export type GalleryItemData = Omit<GalleryItem, 'thumb' | 'error'>;
 
 /** Longest tag text sent per cell: a cell shows two lines at most. */
 const TAG_TEXT_LIMIT = 240;
