@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor, inHostResults } from './workbench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
@@ -35,8 +35,7 @@ test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeou
   const first = await openWorkbench();
   let r;
   try {
-    await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
-    r = JSON.parse(readFileSync(env.results, 'utf8'));
+    r = await inHostResults();
   } finally {
     await first.browser.close();
   }

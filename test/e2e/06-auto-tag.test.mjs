@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResults } from './workbench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
@@ -28,8 +28,7 @@ test('auto-tags the sample dataset with the test model, then undoes it', { timeo
   const first = await openWorkbench();
   let r;
   try {
-    await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
-    r = JSON.parse(readFileSync(env.results, 'utf8'));
+    r = await inHostResults();
   } finally {
     await first.browser.close();
   }

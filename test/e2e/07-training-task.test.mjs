@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { env, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { env, openWorkbench, runCommand, screenshot, waitFor, inHostResults } from './workbench.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FAKE_TRAINER = join(root, 'test', 'fixtures', 'fake-trainer.mjs');
@@ -66,8 +66,7 @@ test('a training task runs from "Tasks: Run Task" with live progress in the term
   try {
     // when this is the first window, the in-host suite (which runs training tasks too) runs in it:
     // let it finish so its runs do not mix with this one
-    await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
-    const r = JSON.parse(readFileSync(env.results, 'utf8'));
+    const r = await inHostResults();
     if (r.loadError) console.log(`in-host suite did not load: ${r.loadError}`);
     else {
       console.log(`in-host suite: ${r.passed} passed, ${r.failed} failed, ${r.pending} pending (seen from the training test)`);

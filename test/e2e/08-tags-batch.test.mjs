@@ -5,9 +5,9 @@
 // file with its trigger word highlighted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResults } from './workbench.mjs';
 
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
 const tagFiles = () => readdirSync(concept).filter((n) => n.endsWith('.txt')).sort();
@@ -18,8 +18,7 @@ test('a batch from the palette with its confirmation, undo, and the Tags view', 
   const first = await openWorkbench();
   let r;
   try {
-    await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
-    r = JSON.parse(readFileSync(env.results, 'utf8'));
+    r = await inHostResults();
   } finally {
     await first.browser.close();
   }

@@ -1,6 +1,6 @@
 // Shared helpers for the Playwright tests against code-server (see scripts/run-vscode-tests.mjs).
 import { chromium } from 'playwright-core';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const env = {
@@ -99,6 +99,12 @@ export function extensionHostLogs() {
   };
   walk(join(env.userData, 'logs'));
   return found.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
+}
+
+/** Waits for the results of the in-host suite (run by the first window's extension host) and reads them. */
+export async function inHostResults() {
+  await waitFor(() => existsSync(env.results), 300_000, 'the in-host suite results');
+  return JSON.parse(readFileSync(env.results, 'utf8'));
 }
 
 export async function waitFor(pred, ms, what) {
