@@ -49,7 +49,9 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     // which can come earlier in the tree): the list row right after the concept row
     const conceptIndex = Number(await conceptRow.getAttribute('data-index'));
     const image = conceptRow.locator('xpath=..').locator(`:scope > .monaco-list-row[data-index="${conceptIndex + 1}"]`);
-    await image.waitFor({ timeout: 15_000 });
+    // the click expands the concept, but its children are rendered a moment later: until then the
+    // row after it is the next dataset
+    await waitFor(async () => /^1\.png/.test(await image.innerText({ timeout: 1000 }).catch(() => '')), 15_000, '1.png under the concept');
     assert.match(await image.innerText(), /^1\.png/);
     await waitFor(async () => /\d+×\d+ · bucket \d+×\d+ · \d+ tags/.test(await image.innerText()), 30_000, 'the image description');
     t.diagnostic(`1.png: ${(await image.innerText()).replace(/\n/g, ' ')}`);
