@@ -88,6 +88,8 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   private known = new Map<string, string>();
   /** concept folder → its rule context (trigger, options), for the tag editor */
   private readonly contexts = new Map<string, ConceptContext>();
+  /** concept folder → what its context was made from, to re-lint a concept only when that changes */
+  private readonly contextKeys = new Map<string, string>();
   /** fires after the index changed (the Tags view listens) */
   private readonly updated = this.register(new vscode.EventEmitter<void>());
   readonly onDidUpdate = this.updated.event;
@@ -106,6 +108,8 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     this.settings = readSettings(n);
     this.index = new CaptionIndex(this.settings.rules);
     this.known.clear();
+    this.contextKeys.clear();
+    this.collection.clear();
     void this.sync();
   }
 
@@ -164,6 +168,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
           this.settings = readSettings(this.configTokenLength);
           this.index = new CaptionIndex(this.settings.rules);
           this.known.clear();
+          this.contextKeys.clear();
           this.collection.clear();
           void this.sync();
         }
@@ -209,11 +214,18 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   async sync(): Promise<void> {
     const ext = this.settings.extension;
     const next = new Map<string, string>();
+    // only files whose diagnostics may have changed are re-published: a model change (one image
+    // added, one caption renamed) must not re-check a 100k-image dataset
+    const changed = new Set<string>();
     const folders = this.model.current.groups.flatMap((g) => g.folders);
     for (const f of folders) {
       const ctx = this.conceptContext(f);
-      this.contexts.set(f.path, ctx);
-      this.index.setConcept(f.path, ctx, path.basename(f.path));
+      const key = JSON.stringify([ctx, path.basename(f.path)]);
+      if (this.contextKeys.get(f.path) !== key) {
+        this.contextKeys.set(f.path, key);
+        this.contexts.set(f.path, ctx);
+        for (const file of this.index.setConcept(f.path, ctx, path.basename(f.path)).files) changed.add(file);
+      }
       for (const img of f.images) {
         const side = img.sidecars[ext];
         if (side) next.set(path.join(f.path, side), f.path);
@@ -221,7 +233,8 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     }
     for (const file of this.known.keys()) {
       if (!next.has(file)) {
-        this.publish(this.index.removeFile(file).files);
+        for (const f of this.index.removeFile(file).files) changed.add(f);
+        changed.delete(file);
         this.collection.delete(vscode.Uri.file(file));
       }
     }
@@ -243,13 +256,16 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
       );
       entries.push(...read);
     }
-    if (entries.length) this.index.updateFiles(entries);
-    // the whole index: concept-wide pollution can change any file's list
-    const all = this.index.allDiagnostics({ pollution: true });
-    this.collection.clear();
-    for (const [file, ds] of all) this.collection.set(vscode.Uri.file(file), ds.map(toDiagnostic));
+    if (entries.length) for (const f of this.index.updateFiles(entries).files) changed.add(f);
+    let problems = 0;
+    for (const file of changed) {
+      if (!this.known.has(file)) continue;
+      const ds = this.index.diagnostics(file, { pollution: true });
+      problems += ds.length;
+      this.collection.set(vscode.Uri.file(file), ds.map(toDiagnostic));
+    }
     this.updated.fire();
-    getLog().info(`Caption checks: ${this.known.size} file(s), ${[...all.values()].reduce((n, d) => n + d.length, 0)} problem(s)`);
+    getLog().info(`Caption checks: ${this.known.size} file(s), ${changed.size} re-checked, ${problems} problem(s) in those`);
   }
 
   private updateFromText(file: string, text: string): void {
