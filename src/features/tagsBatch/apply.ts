@@ -271,6 +271,10 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
 /** Shows the outcome of a batch (with Undo when there is one). Does not wait for the user. */
 export function reportBatch(context: vscode.ExtensionContext, r: TagBatchResult): void {
   if (r.cancelled && r.written.length === 0 && r.message.endsWith('nothing changed.')) return;
+  if (!r.ok && r.cancelled) {
+    void vscode.window.showInformationMessage(`LoRA Workbench: ${r.message}`);
+    return;
+  }
   if (!r.ok) {
     void vscode.window.showErrorMessage(`LoRA Workbench: ${r.message}`, 'Show Log').then((p) => p && getLog().show());
     return;
