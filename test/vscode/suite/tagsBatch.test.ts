@@ -183,6 +183,15 @@ async function dismissing<T>(p: Thenable<T>): Promise<T> {
   return done;
 }
 
+/** Closes the tabs `find` returns, looking them up again after each (tab objects are replaced). */
+async function closeTabs(find: () => vscode.Tab[]): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const [t] = find();
+    if (!t) return;
+    await vscode.window.tabGroups.close(t).then(undefined, () => undefined);
+  }
+}
+
 const undo = (): Thenable<TagUndoResult> => vscode.commands.executeCommand<TagUndoResult>('loraWorkbench.undoTagBatch');
 
 /** Opens a tag file and types at the end of its first line: the editor is dirty, the file on disk unchanged. */
@@ -364,19 +373,19 @@ describe('batch tag commands: undo order, preview, cancel', () => {
     const customTabs = () =>
       vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputCustom && t.input.viewType === 'loraWorkbench.tagEditor');
     await until(() => ['3.txt', '7.txt'].every((n) => customTabs().some((t) => path.basename((t.input as vscode.TabInputCustom).uri.fsPath) === n)), 'a tag editor for each');
-    for (const t of customTabs()) await vscode.window.tabGroups.close(t);
+    await closeTabs(customTabs);
 
     const images = await vscode.commands.executeCommand<string[]>('loraWorkbench.openImage', n3, [n3, n7]);
     assert.deepEqual(images.map((f) => path.basename(f)), ['3.png', '7.png']);
     const imageTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputCustom && /[37]\.png$/.test(t.input.uri.fsPath));
     await until(() => imageTabs().length === 2, 'both images open');
-    for (const t of imageTabs()) await vscode.window.tabGroups.close(t);
+    await closeTabs(imageTabs);
 
     const opened = await vscode.commands.executeCommand<string[]>('loraWorkbench.openSidecar', n3, [n3, n7]);
     assert.deepEqual(opened.map((f) => path.basename(f)), ['3.txt', '7.txt']);
     const textTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputText && /[37]\.txt$/.test(t.input.uri.fsPath));
     await until(() => textTabs().length === 2, 'both tag files open');
-    for (const t of textTabs()) await vscode.window.tabGroups.close(t);
+    await closeTabs(textTabs);
 
     // the gallery of two concept folders: the folder holding both
     const other = path.join(dir, 'img_train', '2_other');
@@ -455,19 +464,21 @@ describe('Tags view context actions on a tag node', function () {
   });
 
   async function ready(): Promise<void> {
-    // the caption index knows the concept once a remove of a tag it holds finds files (preview only)
+    // the caption index knows the concept once the tag node finds files (removing a tag no file has: a no-op)
     await untilAsync(async () => {
-      const r = await vscode.commands.executeCommand<TagBatchResult | undefined>('loraWorkbench.tags.remove', tagNode('solo'), { confirm: false, previewFile: path.join(concept, '1.txt') });
-      return r?.ok === true && r.planned === 14 ? true : undefined;
+      const r = await vscode.commands.executeCommand<TagBatchResult | undefined>('loraWorkbench.tags.remove', tagNode('solo'), { confirm: false, tags: ['no_such_tag_anywhere'] });
+      return r?.ok === true && r.planned === 0 && /\d+ checked/.test(r.message) ? true : undefined;
     }, 'the caption index', 30_000);
-    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   }
+  /** the tag files (on disk) that hold a tag: other suites may have edited the sample before */
+  const holding = (tag: string): string[] => [...orig].filter(([, b]) => new RegExp(`(^|, ?)${tag}(,|\\r?\\n|$)`).test(b.toString('utf8'))).map(([n]) => n);
 
   it('Remove Tags: the tag leaves every file of the concept that has it; undo puts it back', async () => {
     await ready();
     const r = await run('remove', tagNode('solo'), {});
     assert.equal(r.ok, true, r.message);
-    assert.equal(r.written.length, 14);
+    assert.ok(holding('solo').length > 5);
+    assert.deepEqual([...r.written, ...r.documents].map((f) => path.basename(f)).sort(), holding('solo').sort());
     for (const l of lines()) assert.doesNotMatch(l, /(^|, )solo(,|\n|$)/);
     assert.equal((await undo()).ok, true);
     assertSame(snap(), orig);
@@ -476,9 +487,8 @@ describe('Tags view context actions on a tag node', function () {
   it('Rename Tag: every occurrence renamed in place; undo puts it back', async () => {
     const r = await run('replace', tagNode('blue_hair'), { to: 'aqua hair' });
     assert.equal(r.ok, true, r.message);
-    assert.equal(r.written.length, 14);
-    const one = readFileSync(path.join(concept, '1.txt'), 'utf8');
-    assert.equal(one, (orig.get('1.txt') as Buffer).toString('utf8').replace('blue_hair', 'aqua hair'));
+    assert.deepEqual([...r.written, ...r.documents].map((f) => path.basename(f)).sort(), holding('blue_hair').sort());
+    for (const f of r.written) assert.equal(readFileSync(f, 'utf8'), (orig.get(path.basename(f)) as Buffer).toString('utf8').replace('blue_hair', 'aqua hair'));
     assert.equal((await undo()).ok, true);
     assertSame(snap(), orig);
   });
@@ -487,14 +497,14 @@ describe('Tags view context actions on a tag node', function () {
     const r = await run('moveToFront', tagNode('blue_eyes'), {});
     assert.equal(r.ok, true, r.message);
     assert.ok(r.written.length > 5);
-    for (const f of r.written) assert.match(readFileSync(f, 'utf8'), /^blue_eyes, tk, /);
+    for (const f of r.written) assert.match(readFileSync(f, 'utf8'), /^blue_eyes, /);
     assert.equal((await undo()).ok, true);
     assertSame(snap(), orig);
   });
 
   it('Select Images with This Tag: the files with it (the list closed without a pick)', async () => {
     const files = await dismissing(vscode.commands.executeCommand<string[]>('loraWorkbench.tagsView.selectImages', tagNode('maid')));
-    const expected = [...orig].filter(([, b]) => /(^|, )maid(,|\n|$)/.test(b.toString('utf8'))).map(([n]) => n);
-    assert.deepEqual(files.map((f) => path.basename(f)).sort(), expected.sort());
+    assert.ok(holding('maid').length > 0);
+    assert.deepEqual(files.map((f) => path.basename(f)).sort(), holding('maid').sort());
   });
 });
