@@ -25,7 +25,11 @@ const text = (name: string): string => readFileSync(path.join(concept, name), 'u
 
 function assertSame(a: Map<string, Buffer>, b: Map<string, Buffer>): void {
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-  for (const [k, v] of a) assert.ok(v.equals(b.get(k) as Buffer), `${k} is byte-identical`);
+  for (const [k, v] of a) {
+    const w = b.get(k) as Buffer;
+    const open = vscode.workspace.textDocuments.filter((d) => path.basename(d.uri.fsPath) === k).map((d) => `${d.uri.fsPath} dirty=${d.isDirty}: ${d.getText().slice(0, 80)}`);
+    assert.ok(v.equals(w), `${k} is byte-identical; now ${JSON.stringify(v.toString('utf8').slice(0, 120))}, was ${JSON.stringify(w.toString('utf8').slice(0, 120))}; open: ${open.join(' | ')}`);
+  }
 }
 
 function run(kind: string, target: unknown, options: Record<string, unknown>): Thenable<TagBatchResult> {
@@ -265,7 +269,7 @@ describe('batch tag commands: undo order, preview, cancel', () => {
       assert.deepEqual(u2.editors, [one]);
       assert.equal(doc.getText(), typed);
       assertSame(snap(), orig);
-      assert.ok(readFileSync(one).equals(orig.get('1.txt') as Buffer), 'the file behind the editor was never written');
+      assert.ok(readFileSync(one).equals(orig.get('1.txt') as Buffer), `the file behind the editor was never written: ${JSON.stringify(readFileSync(one, 'utf8').slice(0, 120))}`);
     } finally {
       await revert(doc);
     }
