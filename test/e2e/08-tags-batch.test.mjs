@@ -2,7 +2,8 @@
 // sample concept folder (target list, tag input with completion, position, the "N files will
 // change" confirmation), the files change on disk, "Undo Last Tag Batch" puts every byte back;
 // then the Tags view with counts, co-occurrence with the trigger word and a filter, next to a tag
-// file with its trigger word highlighted.
+// file with its trigger word highlighted; and a Tags view row's context menu (Move a Tag to the
+// Front, confirmed, undone).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -109,6 +110,35 @@ test('a batch from the palette with its confirmation, undo, and the Tags view', 
     await page.waitForTimeout(1000);
     await page.mouse.move(1, 1);
     t.diagnostic(`screenshot: ${await screenshot(page, 'tags-view')}`);
+
+    // 4. a Tags view row's context menu: "Move a Tag to the Front…" on blue_hair, confirmed, then undone
+    const hairRow = tagsPane.locator('.monaco-list-row', { hasText: 'blue_hair' }).first();
+    const move = page.locator('.context-view .action-item', { hasText: 'Move a Tag to the Front' }).first();
+    for (let attempt = 1; ; attempt++) {
+      await page.keyboard.press('Escape');
+      await hairRow.click({ button: 'right' });
+      try {
+        await move.waitFor({ timeout: 10_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+      }
+    }
+    const menu = (await page.locator('.context-view .monaco-menu').first().innerText()).replace(/\s+/g, ' ');
+    t.diagnostic(`menu: ${menu}`);
+    for (const item of ['Select Images with This Tag', 'Remove Tags…', 'Replace or Rename a Tag…']) assert.ok(menu.includes(item), `the menu offers ${item}`);
+    await move.hover();
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tags-view-context')}`);
+    await move.click();
+    const moveDialog = page.locator('.monaco-dialog-box');
+    await moveDialog.waitFor({ timeout: 30_000 });
+    const moveText = (await moveDialog.innerText()).replace(/\s+/g, ' ');
+    t.diagnostic(`confirm: ${moveText}`);
+    assert.match(moveText, /Move 'blue_hair' to the front in 5_tk girl: 14 files will change/);
+    await moveDialog.locator('.monaco-button', { hasText: 'Apply' }).first().click();
+    await waitFor(() => tagFiles().every((n) => readFileSync(join(concept, n), 'utf8').startsWith('blue_hair, tk, ')), 30_000, 'blue_hair first in every tag file');
+    await runCommand(page, 'LoRA Workbench: Undo Last Tag Batch');
+    await waitFor(() => tagFiles().every((n) => readFileSync(join(concept, n)).equals(before.get(n))), 30_000, 'every tag file restored after the move');
   } catch (e) {
     await screenshot(page, 'tags-batch-failure');
     throw e;

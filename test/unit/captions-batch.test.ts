@@ -215,4 +215,57 @@ describe('atomic writer and journal', () => {
     writeFileSync(path.join(dir, 'j', 'garbage'), 'x');
     assert.deepEqual(await j.list(), []);
   });
+  it('records a batch that only edited unsaved editors, so undo returns it and not the batch before', async (tc) => {
+    const { files, journal } = setup(tc, 2);
+    const before = contents(files);
+    const first = await journal.apply('on disk', await addTk(files));
+    assert.equal(first.ok, true);
+    const edit = { file: path.join(path.dirname(files[0] as string), 'open.txt'), before: 'a, solo', after: 'a' };
+    const second = await journal.apply('editor only', [], { documents: [edit] });
+    assert.equal(second.ok, true);
+    assert.ok(second.id, 'an editor-only batch is a journal batch');
+    assert.deepEqual(second.written, []);
+    assert.deepEqual((await journal.list()).map((b) => [b.label, b.state, b.files, b.documents]), [
+      ['on disk', 'applied', 2, 0],
+      ['editor only', 'applied', 0, 1],
+    ]);
+    const u = await journal.undo();
+    assert.equal(u.ok, true, u.message);
+    assert.equal(u.id, second.id);
+    assert.deepEqual(u.documents, [edit]);
+    assert.deepEqual(u.restored, []);
+    assert.match(u.message, /undid "editor only": 0 file\(s\) and 1 unsaved editor\(s\)/);
+    assert.deepEqual(contents(files), before.map((s) => `tk, ${s}`), 'the disk batch before it is not undone');
+    const u2 = await journal.undo();
+    assert.equal(u2.id, first.id);
+    assert.equal(u2.documents, undefined);
+    assert.deepEqual(contents(files), before);
+    // redo repeats the newest undone first, handing the editor edit back again
+    assert.equal((await journal.redo()).id, first.id);
+    const r2 = await journal.redo();
+    assert.equal(r2.id, second.id);
+    assert.deepEqual(r2.documents, [edit]);
+  });
+  it('undoes a mixed batch (files and editors) as one step, and setDocuments keeps only the edits made', async (tc) => {
+    const { files, journal } = setup(tc, 2);
+    const before = contents(files);
+    const docs = [
+      { file: '/x/a.txt', before: 'a', after: 'tk, a' },
+      { file: '/x/b.txt', before: 'b', after: 'tk, b' },
+    ];
+    const r = await journal.apply('mixed', await addTk(files), { documents: docs });
+    assert.equal(r.ok, true);
+    await journal.setDocuments(r.id as string, [docs[1] as (typeof docs)[number]]);
+    const u = await journal.undo();
+    assert.equal(u.ok, true, u.message);
+    assert.equal(u.restored.length, 2);
+    assert.deepEqual(u.documents, [docs[1]]);
+    assert.deepEqual(contents(files), before);
+    // an editor-only batch whose edits all failed is no batch: undo skips it
+    const lone = await journal.apply('failed edit', [], { documents: [docs[0] as (typeof docs)[number]] });
+    await journal.setDocuments(lone.id as string, []);
+    assert.deepEqual((await journal.list()).map((b) => b.state), ['undone', 'rolledBack']);
+    assert.equal((await journal.undo()).message, 'nothing to undo');
+    await assert.rejects(journal.setDocuments('no-such-batch', []), /no batch no-such-batch/);
+  });
 });

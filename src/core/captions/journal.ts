@@ -179,6 +179,20 @@ interface Manifest {
   createdAt: string;
   state: BatchState;
   files: ManifestFile[];
+  /** edits made in unsaved editors (not on disk) by the same batch; undo hands them back */
+  documents?: DocumentChange[];
+}
+
+/**
+ * An edit a batch made in an unsaved editor instead of on disk. The journal only records it (the
+ * caller edits the editor); undo and redo return it so the caller reverses or repeats it, and a
+ * batch of nothing but such edits is still a batch (so "undo" never skips past it).
+ */
+export interface DocumentChange {
+  file: string;
+  /** the editor's text before and after the batch */
+  before: string;
+  after: string;
 }
 
 export interface FileChange {
@@ -195,6 +209,8 @@ export interface BatchSummary {
   createdAt: string;
   state: BatchState;
   files: number;
+  /** unsaved editors the batch edited */
+  documents: number;
 }
 
 export interface SkippedFile {
@@ -219,6 +235,8 @@ export interface UndoResult {
   /** files changed since the batch: the undo was refused (nothing written) */
   conflicts: SkippedFile[];
   message: string;
+  /** the batch's edits of unsaved editors: the caller reverses them (undo) or repeats them (redo) */
+  documents?: DocumentChange[];
 }
 
 export interface ApplyOptions {
@@ -233,6 +251,8 @@ export interface ApplyOptions {
   binary?: boolean;
   /** Test hook: called before each file is written; a throw is a failed write. */
   beforeWrite?: (file: string, index: number) => void;
+  /** edits of unsaved editors made by the same batch: recorded with it (even when no file changes) */
+  documents?: readonly DocumentChange[];
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -316,7 +336,7 @@ export class Journal {
 
   /** Batches, oldest first. */
   async list(): Promise<BatchSummary[]> {
-    return (await this.manifests()).map((m) => ({ id: m.id, label: m.label, createdAt: m.createdAt, state: m.state, files: m.files.length }));
+    return (await this.manifests()).map((m) => ({ id: m.id, label: m.label, createdAt: m.createdAt, state: m.state, files: m.files.length, documents: m.documents?.length ?? 0 }));
   }
 
   /** Batches interrupted by a crash (state pending, undoing or redoing). */
@@ -384,7 +404,8 @@ export class Journal {
       if ('skip' in r && r.skip !== undefined) skipped.push({ file: (unique[i] as FileChange).file, reason: r.skip });
       else if ('change' in r && r.change) todo.push({ change: r.change, mode: r.mode });
     });
-    if (todo.length === 0) return { ok: true, id: null, written: [], skipped };
+    const documents = (options.documents ?? []).map((d) => ({ file: d.file, before: d.before, after: d.after }));
+    if (todo.length === 0 && documents.length === 0) return { ok: true, id: null, written: [], skipped };
 
     const id = this.newId();
     const folder = path.join(this.dir, id);
@@ -413,7 +434,7 @@ export class Journal {
       });
       await atomicWriteFile(path.join(folder, 'old.bin'), Buffer.concat(oldParts), { mode: 0o644, fsync: sync });
       await atomicWriteFile(path.join(folder, 'new.bin'), Buffer.concat(newParts), { mode: 0o644, fsync: sync });
-      await this.writeManifest({ version: 1, id, label, createdAt: new Date().toISOString(), state: 'pending', files }, sync);
+      await this.writeManifest({ version: 1, id, label, createdAt: new Date().toISOString(), state: 'pending', files, ...(documents.length ? { documents } : {}) }, sync);
     } catch (e) {
       await fsp.rm(folder, { recursive: true, force: true }).catch(() => undefined);
       return { ok: false, id: null, written: [], skipped, error: `the journal could not be written in ${this.dir}: ${(e as Error).message}` };
@@ -495,6 +516,19 @@ export class Journal {
     m.state = 'rolledBack';
     await this.writeManifest(m, sync).catch(() => undefined);
     return { restored, conflicts };
+  }
+
+  /**
+   * Replaces the unsaved-editor edits recorded with a batch (the caller could make fewer than it
+   * planned). A batch left with no file and no editor edit is marked rolled back: undo skips it.
+   */
+  async setDocuments(id: string, documents: readonly DocumentChange[]): Promise<void> {
+    const m = await this.readManifest(id);
+    if (!m) throw new Error(`no batch ${id} in the journal`);
+    if (documents.length) m.documents = documents.map((d) => ({ file: d.file, before: d.before, after: d.after }));
+    else delete m.documents;
+    if (m.files.length === 0 && !documents.length && m.state === 'applied') m.state = 'rolledBack';
+    await this.writeManifest(m, this.defaults.fsync ?? true);
   }
 
   /**
@@ -627,6 +661,15 @@ export class Journal {
         message: `${verb} of "${m.label}" stopped: ${(e as Error).message}; run recover to finish it`,
       };
     }
-    return { ok: true, id: m.id, restored, conflicts: [], message: `${verb === 'undo' ? 'undid' : 'redid'} "${m.label}": ${restored.length} file(s)` };
+    const docs = m.documents ?? [];
+    const editors = docs.length ? ` and ${docs.length} unsaved editor(s)` : '';
+    return {
+      ok: true,
+      id: m.id,
+      restored,
+      conflicts: [],
+      message: `${verb === 'undo' ? 'undid' : 'redid'} "${m.label}": ${restored.length} file(s)${editors}`,
+      ...(docs.length ? { documents: docs.map((d) => ({ ...d })) } : {}),
+    };
   }
 }

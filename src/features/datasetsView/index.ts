@@ -6,6 +6,7 @@ import { getLog } from '../../platform/log';
 import { conceptFolderName, planImageRename, renameForRepeats } from '../../core/dataset/treeOps';
 import { moveToTrash, type TrashedFile } from '../../core/trash';
 import { DatasetsModel } from './model';
+import { notSelection, selectedTargets } from './selection';
 import {
   DatasetsTreeProvider,
   describeFilter,
@@ -33,6 +34,8 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
   const view = vscode.window.createTreeView(Views.datasets, {
     treeDataProvider: provider,
     showCollapseAll: true,
+    // several rows: context menu commands get (clicked, selected[]) and work on all of them
+    canSelectMany: true,
   });
   subscriptions.push(model, provider, view);
 
@@ -91,23 +94,30 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       await cfg.update(Settings.datasetFolders, next, target);
       await model.refresh();
     }),
-    vscode.commands.registerCommand(Commands.openImage, async (node?: Target) => {
-      const file = fileOf(node);
-      if (!file) return;
-      await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file), { preview: true });
+    vscode.commands.registerCommand(Commands.openImage, async (node?: Target, selection?: unknown) => {
+      const files = [...new Set(selectedTargets(node, selection).map(fileOf).filter((f): f is string => f !== undefined))];
+      // several: each in a tab of its own (a preview tab would replace the one before)
+      for (const file of files) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file), { preview: files.length === 1 });
+      return files;
     }),
-    vscode.commands.registerCommand(Commands.openSidecar, async (node?: Target) => {
-      const image = fileOf(node);
-      const info = image ? model.image(image) : undefined;
-      const [first] = node && !(node instanceof vscode.Uri) ? sidecarPathsOf(node) : info ? Object.values(info.sidecars).map((s) => path.join(info.folder, s)) : [];
-      if (!first) return;
-      try {
-        const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(first));
-        await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true });
-      } catch (e) {
-        getLog().error(`Could not open ${first}: ${(e as Error).message}`);
-        void vscode.window.showErrorMessage(`Could not open ${path.basename(first)}: ${(e as Error).message}`);
+    vscode.commands.registerCommand(Commands.openSidecar, async (node?: Target, selection?: unknown) => {
+      const opened: string[] = [];
+      const nodes = selectedTargets(node, selection);
+      for (const n of nodes) {
+        const image = fileOf(n);
+        const info = image ? model.image(image) : undefined;
+        const [first] = n && !(n instanceof vscode.Uri) ? sidecarPathsOf(n) : info ? Object.values(info.sidecars).map((s) => path.join(info.folder, s)) : [];
+        if (!first || opened.includes(first)) continue;
+        try {
+          const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(first));
+          await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: nodes.length === 1 });
+          opened.push(first);
+        } catch (e) {
+          getLog().error(`Could not open ${first}: ${(e as Error).message}`);
+          void vscode.window.showErrorMessage(`Could not open ${path.basename(first)}: ${(e as Error).message}`);
+        }
       }
+      return opened;
     }),
 
     // ---- sort and filter --------------------------------------------------------------------
@@ -160,7 +170,10 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       const file = node && !(node instanceof vscode.Uri) && node.type === 'sidecar' ? node.file : fileOf(node) ?? folderOf(node);
       if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
     }),
-    vscode.commands.registerCommand(Commands.renameImage, async (node?: Target, newName?: string) => {
+    // one image: with several selected, the one right-clicked
+    vscode.commands.registerCommand(Commands.renameImage, async (node?: Target, nameArg?: string | unknown[]) => {
+      let newName = notSelection(nameArg);
+      if (typeof newName !== 'string') newName = undefined;
       const image = fileOf(node);
       if (!image) return false;
       const files = companions(model, node, image);
@@ -193,14 +206,25 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       await model.applyChanges(plan.moves.flat());
       return true;
     }),
-    vscode.commands.registerCommand(Commands.deleteImage, async (node?: Target, confirmed?: boolean): Promise<TrashedFile[] | undefined> => {
-      const image = fileOf(node);
-      if (!image) return undefined;
-      const files = [image, ...companions(model, node, image)];
+    // (node, confirmed) from scripts and tests; (clicked, selected[], confirmed?) from a multi-selection
+    vscode.commands.registerCommand(Commands.deleteImage, async (node?: Target, second?: boolean | unknown[], third?: boolean): Promise<TrashedFile[] | undefined> => {
+      const confirmed = Array.isArray(second) ? third : second;
+      const images = new Map<string, Target>();
+      for (const n of selectedTargets(node, second)) {
+        const image = fileOf(n);
+        if (image && !images.has(image)) images.set(image, n);
+      }
+      if (images.size === 0) return undefined;
+      const files = [...new Set([...images].flatMap(([image, n]) => [image, ...companions(model, n, image)]))];
+      const [image] = [...images.keys()] as [string];
       if (confirmed !== true) {
+        const what =
+          images.size === 1
+            ? `${path.basename(image)}${files.length > 1 ? ` and ${files.slice(1).map((f) => path.basename(f)).join(', ')}` : ''}`
+            : `${images.size} images and their ${files.length - images.size} sidecar file(s)`;
         const answer = await vscode.window.showWarningMessage(
-          `Move ${path.basename(image)}${files.length > 1 ? ` and ${files.slice(1).map((f) => path.basename(f)).join(', ')}` : ''} to the trash?`,
-          { modal: true, detail: 'You can restore them from the trash.' },
+          `Move ${what} to the trash?`,
+          { modal: true, detail: `${images.size > 1 ? `${[...images.keys()].slice(0, 10).map((f) => path.basename(f)).join(', ')}${images.size > 10 ? ', …' : ''}\n\n` : ''}You can restore them from the trash.` },
           'Move to Trash',
         );
         if (answer !== 'Move to Trash') return undefined;
@@ -221,7 +245,9 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       await model.applyChanges(files);
       return done;
     }),
-    vscode.commands.registerCommand(Commands.changeRepeats, async (node?: Target, repeats?: number) => {
+    vscode.commands.registerCommand(Commands.changeRepeats, async (node?: Target, repeatsArg?: number | unknown[]) => {
+      let repeats = notSelection(repeatsArg);
+      if (typeof repeats !== 'number') repeats = undefined;
       const folder = folderOf(node);
       if (!folder) return false;
       const name = path.basename(folder);
@@ -259,7 +285,9 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       await model.applyChanges([folder, target]);
       return true;
     }),
-    vscode.commands.registerCommand(Commands.newConceptFolder, async (node?: Target, spec?: { repeats: number; classTokens: string }) => {
+    vscode.commands.registerCommand(Commands.newConceptFolder, async (node?: Target, specArg?: { repeats: number; classTokens: string } | unknown[]) => {
+      let spec = notSelection(specArg);
+      if (!spec || typeof spec !== 'object' || typeof spec.classTokens !== 'string') spec = undefined;
       const parent = node instanceof vscode.Uri ? node.fsPath : node?.type === 'group' ? node.group.path : node?.type === 'folder' ? path.dirname(node.folder.path) : undefined;
       if (!parent) return undefined;
       if (!spec) {

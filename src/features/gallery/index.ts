@@ -12,6 +12,17 @@ export interface GalleryOpened {
   cacheFolder: string;
 }
 
+/** The deepest folder holding every one of these folders (undefined when one is unknown). */
+function commonFolder(folders: ReadonlyArray<string | undefined>): string | undefined {
+  if (folders.length === 0 || folders.some((f) => f === undefined)) return undefined;
+  const dirs = (folders as string[]).map((f) => (isFolder(f) ? path.resolve(f) : path.dirname(path.resolve(f))));
+  let common = dirs[0] as string;
+  for (const d of dirs.slice(1)) {
+    while (common !== path.dirname(common) && path.relative(common, d).startsWith('..')) common = path.dirname(common);
+  }
+  return common;
+}
+
 /** The dataset gallery: command, panel and its restore after a reload. */
 export function registerGallery(context: vscode.ExtensionContext, datasets: DatasetsModel): void {
   const thumbs = new ThumbnailService(context.globalStorageUri, vscode.Uri.joinPath(context.extensionUri, 'dist', 'workers', 'thumbnails.js').fsPath);
@@ -48,8 +59,9 @@ export function registerGallery(context: vscode.ExtensionContext, datasets: Data
   context.subscriptions.push(
     thumbs,
     { dispose: () => current?.dispose() },
-    vscode.commands.registerCommand(Commands.openGallery, async (arg?: unknown): Promise<GalleryOpened | undefined> => {
-      let root = folderFromArg(arg);
+    // several rows selected in the Datasets tree: the gallery of the folder that holds them all
+    vscode.commands.registerCommand(Commands.openGallery, async (arg?: unknown, selection?: unknown): Promise<GalleryOpened | undefined> => {
+      let root = (Array.isArray(selection) && selection.length > 1 ? commonFolder(selection.map(folderFromArg)) : undefined) ?? folderFromArg(arg);
       if (root && !isFolder(root)) root = path.dirname(root);
       root ??= await chooseFolder();
       if (!root) return undefined;

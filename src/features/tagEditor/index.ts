@@ -75,7 +75,17 @@ export function registerTagEditor(context: vscode.ExtensionContext, diagnostics:
       webviewOptions: { retainContextWhenHidden: false },
       supportsMultipleEditorsPerDocument: true,
     }),
-    vscode.commands.registerCommand(Commands.openTagEditor, async (target?: Target): Promise<string | undefined> => {
+    // several images selected in the Datasets tree: (clicked, selected[]) → one tag editor each
+    vscode.commands.registerCommand(Commands.openTagEditor, async (target?: Target, selection?: unknown): Promise<string | string[] | undefined> => {
+      if (Array.isArray(selection) && selection.length > 1) {
+        const opened: string[] = [];
+        for (const t of selection as Target[]) {
+          const r = await vscode.commands.executeCommand<string | string[] | undefined>(Commands.openTagEditor, t);
+          if (typeof r === 'string' && !opened.includes(r)) opened.push(r);
+        }
+        return opened;
+      }
+      if (Array.isArray(selection) && selection.length === 1) target = selection[0] as Target;
       try {
         const file = fileOf(target);
         if (!file) {

@@ -2,17 +2,18 @@
  * Runs one batch tag operation: reads the files (an unsaved editor's text instead of the file on
  * disk), computes the preview, asks "N files will change" (with a diff of one file on request),
  * then writes the files on disk as ONE journal batch (atomic writes, progress, cancel = roll back)
- * and edits unsaved editors through a WorkspaceEdit (never behind them). "Undo Last Tag Batch"
- * restores the files, and the editors when they still show the batch's text.
+ * and edits unsaved editors through a WorkspaceEdit (never behind them). The editor edits are
+ * recorded in the same journal batch (also when no file on disk changes), so "Undo Last Tag Batch"
+ * always undoes the batch run last: its files, and its editors while they still show its text.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readBatchInputs, type BatchInput, type BatchOp, type BatchPreview } from '../../core/captions/batch';
 import { minimalEdit } from '../../core/captions/parse';
 import { describePreview, previewCreateMissing, previewGroups, type BatchGroup } from '../../core/captions/tagBatch';
-import type { FileChange, SkippedFile } from '../../core/captions/journal';
+import type { DocumentChange, FileChange, SkippedFile } from '../../core/captions/journal';
 import { getLog } from '../../platform/log';
-import { captionJournal, onDidUndoBatch, undoLastBatch } from '../autoTag/journal';
+import { captionJournal, undoLastBatch } from '../autoTag/journal';
 
 export const PREVIEW_SCHEME = 'lwb-tag-preview';
 
@@ -34,12 +35,11 @@ export interface TagBatchResult {
   documents: string[];
   skipped: SkippedFile[];
   journalBatch: string | null;
+  /** with `previewFile`: the diff shown (left: now, right: after), as URI strings */
+  preview?: { left: string; right: string };
 }
 
 const encoder = new TextEncoder();
-
-/** Unsaved editors' edits per journal batch, for the undo (kept for this window's lifetime). */
-const documentEdits = new Map<string, Array<{ uri: vscode.Uri; before: string; after: string }>>();
 
 /** New texts shown by "Preview a File…". */
 const previews = new Map<string, string>();
@@ -47,18 +47,6 @@ const previews = new Map<string, string>();
 export function registerBatchApply(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, { provideTextDocumentContent: (uri) => previews.get(uri.path) ?? '' }),
-    onDidUndoBatch(async (r) => {
-      const edits = r.id ? documentEdits.get(r.id) : undefined;
-      if (!edits) return;
-      documentEdits.delete(r.id as string);
-      const we = new vscode.WorkspaceEdit();
-      for (const e of edits) {
-        const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === e.uri.toString());
-        if (!doc || doc.getText() !== e.after) continue;
-        we.replace(doc.uri, new vscode.Range(doc.positionAt(0), doc.positionAt(e.after.length)), e.before);
-      }
-      if (we.size) await vscode.workspace.applyEdit(we);
-    }),
   );
 }
 
@@ -110,21 +98,40 @@ async function confirm(label: string, preview: BatchPreview): Promise<boolean> {
       file: f,
     }));
     const chosen = await vscode.window.showQuickPick(items, { title: `${label}: preview which file?`, matchOnDescription: true });
-    if (chosen) {
-      const key = `/${Date.now().toString(36)}/${path.basename(chosen.file.file)}`;
-      previews.set(key, chosen.file.newText.replace(/^\ufeff/, ''));
-      const left = chosen.file.oldText === null ? vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: '/empty' }) : vscode.Uri.file(chosen.file.file);
-      await vscode.commands.executeCommand('vscode.diff', left, vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: key }), `${path.basename(chosen.file.file)}: now ↔ after "${label}"`, {
-        preview: true,
-      });
-    }
+    if (chosen) await showPreviewDiff(label, chosen.file);
   }
 }
 
+let previewCounter = 0;
+
+/**
+ * The diff of one file of a batch: left the file now (its unsaved editor when there is one; an
+ * empty text for a file the batch creates), right the text after the batch. Returns the two URIs.
+ */
+async function showPreviewDiff(label: string, f: BatchPreview['files'][number]): Promise<{ left: vscode.Uri; right: vscode.Uri }> {
+  const key = `/${Date.now().toString(36)}-${++previewCounter}/${path.basename(f.file)}`;
+  previews.set(key, f.newText.replace(/^\ufeff/, ''));
+  const left = f.oldText === null ? vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: '/empty' }) : vscode.Uri.file(f.file);
+  const right = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: key });
+  await vscode.commands.executeCommand('vscode.diff', left, right, `${path.basename(f.file)}: now ↔ after "${label}"`, { preview: true });
+  return { left, right };
+}
+
+/** How `runBatch` runs: with the confirmation, and the test hooks. */
+export interface RunBatchOptions {
+  /** ask "N files will change" first (with "Preview a File…") */
+  ask: boolean;
+  /** instead of applying: show the diff of this file (as "Preview a File…" does) and change nothing */
+  previewFile?: string;
+  /** test hook: behave as if Cancel was pressed in the progress after this many files were written */
+  cancelAfter?: number;
+}
+
 /** Computes, confirms (unless `ask` is false) and applies a batch. Never throws. */
-export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan, ask: boolean): Promise<TagBatchResult> {
+export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan, how: RunBatchOptions): Promise<TagBatchResult> {
   const log = getLog();
   const result: TagBatchResult = { ok: false, cancelled: false, message: '', planned: 0, unchanged: 0, written: [], documents: [], skipped: [], journalBatch: null };
+  const ask = how.ask;
   try {
     const all = plan.groups.flatMap((g) => g.files);
     const { inputs, docs } = await readInputs(all);
@@ -158,17 +165,41 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
       result.message = `${plan.label}: no file would change (${all.length} checked${preview.skipped.length ? `, ${preview.skipped.length} skipped` : ''}).`;
       return result;
     }
+    if (how.previewFile !== undefined) {
+      const f = preview.files.find((x) => x.file === how.previewFile);
+      result.cancelled = true;
+      if (!f) {
+        result.message = `${plan.label}: ${path.basename(how.previewFile)} would not change; nothing changed.`;
+        return result;
+      }
+      const uris = await showPreviewDiff(plan.label, f);
+      result.ok = true;
+      result.preview = { left: uris.left.toString(), right: uris.right.toString() };
+      result.message = `${plan.label}: showing the change of ${path.basename(f.file)}; nothing changed.`;
+      return result;
+    }
     if (ask && !(await confirm(plan.label, preview))) {
       result.cancelled = true;
       result.message = `${plan.label}: cancelled, nothing changed.`;
       return result;
     }
     const onDisk: FileChange[] = [];
-    const inEditors: Array<{ doc: vscode.TextDocument; before: string; after: string }> = [];
+    // unsaved editors: checked now, recorded with the batch, edited once the files are written
+    const inEditors: Array<{ doc: vscode.TextDocument; change: DocumentChange }> = [];
     for (const f of preview.files) {
       const doc = docs.get(f.file);
-      if (doc) inEditors.push({ doc, before: f.oldText ?? '', after: f.newText });
-      else onDisk.push({ file: f.file, oldBytes: f.oldBytes, newBytes: f.newBytes });
+      if (!doc) {
+        onDisk.push({ file: f.file, oldBytes: f.oldBytes, newBytes: f.newBytes });
+        continue;
+      }
+      // the document's text has no BOM; the preview kept one if the bytes had it
+      const before = (f.oldText ?? '').replace(/^\ufeff/, '');
+      const after = f.newText.replace(/^\ufeff/, '');
+      if (doc.isClosed || doc.getText() !== before) {
+        result.skipped.push({ file: f.file, reason: 'the editor changed meanwhile: left untouched' });
+        continue;
+      }
+      if (before !== after) inEditors.push({ doc, change: { file: doc.uri.fsPath, before, after } });
     }
     const journal = await captionJournal(context);
     const step = Math.max(1, Math.floor(onDisk.length / 100));
@@ -177,8 +208,9 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
       async (progress, token) => {
         let cancelled = false;
         const r = await journal.apply(plan.label, onDisk, {
+          documents: inEditors.map((e) => e.change),
           beforeWrite: (_file, i) => {
-            if (token.isCancellationRequested) {
+            if (token.isCancellationRequested || (how.cancelAfter !== undefined && i >= how.cancelAfter)) {
               cancelled = true;
               throw new Error('cancelled');
             }
@@ -200,30 +232,25 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
     }
     if (inEditors.length) {
       const we = new vscode.WorkspaceEdit();
+      const edited: typeof inEditors = [];
       for (const e of inEditors) {
-        // the document's text has no BOM; the preview kept one if the bytes had it
-        const before = e.doc.getText();
-        const after = e.after.replace(/^\ufeff/, '');
-        if (before !== e.before.replace(/^\ufeff/, '')) {
-          result.skipped.push({ file: e.doc.uri.fsPath, reason: 'the editor changed meanwhile: left untouched' });
+        if (e.doc.isClosed || e.doc.getText() !== e.change.before) {
+          result.skipped.push({ file: e.change.file, reason: 'the editor changed meanwhile: left untouched' });
           continue;
         }
-        const m = minimalEdit(before, after);
+        const m = minimalEdit(e.change.before, e.change.after);
         if (!m) continue;
         we.replace(e.doc.uri, new vscode.Range(e.doc.positionAt(m.start), e.doc.positionAt(m.end)), m.newText);
-        result.documents.push(e.doc.uri.fsPath);
+        edited.push(e);
       }
-      if (we.size && !(await vscode.workspace.applyEdit(we))) {
-        result.skipped.push(...result.documents.map((file) => ({ file, reason: 'the editor refused the edit' })));
-        result.documents = [];
-      }
-      if (result.journalBatch && result.documents.length) {
-        documentEdits.set(
-          result.journalBatch,
-          inEditors
-            .filter((e) => result.documents.includes(e.doc.uri.fsPath))
-            .map((e) => ({ uri: e.doc.uri, before: e.before.replace(/^\ufeff/, ''), after: e.after.replace(/^\ufeff/, '') })),
-        );
+      const ok = we.size === 0 || (await vscode.workspace.applyEdit(we));
+      if (ok) result.documents = edited.map((e) => e.change.file);
+      else result.skipped.push(...edited.map((e) => ({ file: e.change.file, reason: 'the editor refused the edit' })));
+      // the journal holds exactly the editor edits made (a batch left with none is no batch)
+      if (result.journalBatch && result.documents.length !== inEditors.length) {
+        const kept = new Set(result.documents);
+        await journal.setDocuments(result.journalBatch, inEditors.filter((e) => kept.has(e.change.file)).map((e) => e.change));
+        if (r.written.length === 0 && result.documents.length === 0) result.journalBatch = null;
       }
     }
     result.ok = true;
@@ -244,6 +271,10 @@ export async function runBatch(context: vscode.ExtensionContext, plan: BatchPlan
 /** Shows the outcome of a batch (with Undo when there is one). Does not wait for the user. */
 export function reportBatch(context: vscode.ExtensionContext, r: TagBatchResult): void {
   if (r.cancelled && r.written.length === 0 && r.message.endsWith('nothing changed.')) return;
+  if (!r.ok && r.cancelled) {
+    void vscode.window.showInformationMessage(`LoRA Workbench: ${r.message}`);
+    return;
+  }
   if (!r.ok) {
     void vscode.window.showErrorMessage(`LoRA Workbench: ${r.message}`, 'Show Log').then((p) => p && getLog().show());
     return;

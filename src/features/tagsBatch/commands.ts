@@ -26,6 +26,10 @@ export interface TagCommandOptions extends TagBatchParams {
   confirm?: boolean;
   /** the trigger word for concepts that have none */
   trigger?: string;
+  /** show the diff of this caption file after the batch ("Preview a File…") instead of applying it */
+  previewFile?: string;
+  /** test hook: act as if the progress was cancelled after this many files were written */
+  cancelAfter?: number;
 }
 
 export const tagCommandId = (kind: TagBatchKind): string => `loraWorkbench.tags.${kind}`;
@@ -246,7 +250,11 @@ export async function runTagCommand(
     void vscode.window.showInformationMessage(`LoRA Workbench: ${KIND_TITLES[kind]}: nothing to do (no trigger word).`);
     return undefined;
   }
-  const r = await runBatch(context, plan, opts.confirm !== false);
+  const r = await runBatch(context, plan, {
+    ask: opts.confirm !== false,
+    ...(typeof opts.previewFile === 'string' ? { previewFile: opts.previewFile } : {}),
+    ...(typeof opts.cancelAfter === 'number' ? { cancelAfter: opts.cancelAfter } : {}),
+  });
   reportBatch(context, r);
   return r;
 }
