@@ -29,7 +29,7 @@ async function editorFrame(page, fileName) {
 
 const chipTexts = (frame) => frame.locator('.chips .chip .label').allInnerTexts();
 
-test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeout: 300_000 }, async (t) => {
+test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image, quick fix', { timeout: 600_000 }, async (t) => {
   const original13 = readFileSync(join(concept, '13.txt'), 'utf8');
   const original14 = readFileSync(join(concept, '14.txt'), 'utf8');
   // when only this file runs, the first window runs the in-host suite: let it finish, report the
