@@ -184,6 +184,11 @@ describe('tag editor', () => {
         const after = await message(u, { type: 'tagEditor/edit', version: doc(u).version, edit: { op: 'add', tag: 'x' } });
         assert.equal(doc(u).isDirty, false);
         assert.ok(after.note, 'the refusal is explained');
+        // nor through the raw-text box
+        const typed = await message(u, { type: 'tagEditor/setText', version: doc(u).version, text: 'tk, x\n', seq: 1 });
+        assert.equal(doc(u).isDirty, false);
+        assert.equal(typed.ack, 1);
+        assert.equal(typed.note, s.blocked?.message, 'the reason is the block');
         assert.deepEqual(readFileSync(file), bytes);
         await close(u);
       }
