@@ -153,7 +153,8 @@ test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image,
     await waitFor(async () => !/\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be clean');
 
     // next image with the focus in the Explorer: Alt+PageDown, in the same tab
-    await page.locator('.activitybar .action-item [aria-label^="Explorer"]').first().click();
+    // (the item, not its label: the unsaved-files badge lies over the label)
+    await page.locator('.activitybar .action-item', { has: page.locator('[aria-label^="Explorer"]') }).first().click();
     const explorerTree = page.locator('.part.sidebar .explorer-folders-view .monaco-list');
     await explorerTree.waitFor({ timeout: 15_000 });
     await explorerTree.focus();
