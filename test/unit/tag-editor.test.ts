@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { applyEdits, type CaptionOptions } from '../../src/core/captions/parse';
 import { lintCaption } from '../../src/core/captions/rules';
+import { isWebviewToHost } from '../../src/core/protocol';
 import {
   buildChipModel,
   editBlockReason,
@@ -242,5 +243,14 @@ describe('tag editor: the raw-text box', () => {
     assert.equal(mapOffsetThroughChange('tk, blue_hair, x', 'tk, red_hair, x', 6), 7);
     assert.equal(mapOffsetThroughChange('same', 'same', 2), 2);
     assert.equal(mapOffsetThroughChange('abc', '', 3), 0);
+  });
+});
+
+describe('tag editor: the raw-text message', () => {
+  it('is checked like every webview message', () => {
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 'tk, 1girl\n', seq: 1 }), true);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 'tk' }), false, 'no seq');
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 5, seq: 1 }), false);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: -1, text: '', seq: 1 }), false);
   });
 });
