@@ -182,6 +182,19 @@ test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image,
     await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('.tabs-container .tab').filter({ hasText: /1[34]\.txt/ }).count(), 1, 'one tag editor tab');
 
+    // F2 on a focused chip opens it for editing; Escape gives the chip back unchanged
+    const chips14 = await chipTexts(frame);
+    await frame.locator('.chips .chip').nth(3).focus();
+    await page.keyboard.press('F2');
+    await frame.locator('.chip-editor .chip-input').waitFor({ timeout: 10_000 });
+    assert.equal(await frame.locator('.chip-editor .chip-input').inputValue(), chips14[3]);
+    await page.keyboard.type('_changed');
+    await page.keyboard.press('Escape');
+    await waitFor(async () => (await frame.locator('.chip-editor').count()) === 0, 10_000, 'Escape to end the chip edit');
+    assert.deepEqual(await chipTexts(frame), chips14);
+    assert.equal(await frame.locator('.chips .chip:focus .label').innerText(), chips14[3], 'the chip has the focus again');
+    assert.equal(/\bdirty\b/.test((await page.locator('.tabs-container .tab', { hasText: '14.txt' }).first().getAttribute('class')) ?? ''), false, 'nothing changed');
+
     // remove the trigger word with its × : the problem appears with its fix, which puts it back
     await frame.locator('.chips .chip').first().locator('.remove').click();
     const problem = frame.locator('.problems li', { hasText: 'trigger-missing' }).first();
