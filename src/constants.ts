@@ -56,6 +56,9 @@ export const Commands = {
   openTagEditor: 'loraWorkbench.openTagEditor',
   /** internal: hands a webview message to the tag editor of a file (tests, other features) */
   tagEditorMessage: 'loraWorkbench.tagEditor.message',
+  /** previous/next image of the active tag editor, in its tab (keys work with the focus anywhere) */
+  tagEditorPreviousImage: 'loraWorkbench.tagEditor.previousImage',
+  tagEditorNextImage: 'loraWorkbench.tagEditor.nextImage',
   // ── batch tag commands (`loraWorkbench.tags.<op>`, for any selection) and the Tags view ──
   tagsAdd: 'loraWorkbench.tags.add',
   tagsRemove: 'loraWorkbench.tags.remove',

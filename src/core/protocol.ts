@@ -118,6 +118,8 @@ export interface TagEditorState {
   taggerConfigured: boolean;
   /** a note about the last edit (e.g. "Already there: smile") */
   note?: string;
+  /** the `seq` of the `tagEditor/setText` this state answers (the raw-text box waits for it) */
+  ack?: number;
 }
 
 export interface TagSuggestion {
@@ -138,7 +140,9 @@ export type TagEditorWebviewMessage =
   | { type: 'tagEditor/fix'; version: number; problem: number; fix: number }
   | { type: 'tagEditor/navigate'; direction: 'prev' | 'next' }
   | { type: 'tagEditor/suggest' }
-  | { type: 'tagEditor/command'; command: 'openAsText' | 'openTaggerSettings' | 'removeBom' | 'openImage' };
+  | { type: 'tagEditor/command'; command: 'openAsText' | 'openTaggerSettings' | 'removeBom' | 'openImage' }
+  /** the raw-text box: the whole text as typed (the host applies one minimal replace); `seq` comes back as `ack` */
+  | { type: 'tagEditor/setText'; version: number; text: string; seq: number };
 
 function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): boolean {
   const int = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
@@ -151,6 +155,8 @@ function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): bo
       return m.direction === 'prev' || m.direction === 'next';
     case 'tagEditor/suggest':
       return true;
+    case 'tagEditor/setText':
+      return int(m.version) && typeof m.text === 'string' && int(m.seq);
     case 'tagEditor/command':
       return m.command === 'openAsText' || m.command === 'openTaggerSettings' || m.command === 'removeBom' || m.command === 'openImage';
     default:

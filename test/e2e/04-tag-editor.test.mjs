@@ -1,8 +1,10 @@
 // The tag editor in a real VS Code: opened from the Datasets view on a sample image, a tag added
 // by typing a prefix and accepting the autocomplete, chips reordered by dragging and by
-// Alt+Right, the document dirty and saved with Ctrl+S, the next image by keyboard in the same
-// tab, a diagnostic's quick fix applied from the editor, and WD14 suggestions accepted by a
-// click and taken back with VS Code's undo.
+// Alt+Right, the document dirty and saved with Ctrl+S, a chip edited in place (double-click,
+// autocomplete, Enter), the raw text edited in its box, the next image by Alt+PageDown with the
+// focus in the Explorer and by [ / Alt+PageDown inside the editor, all in the same tab, a
+// diagnostic's quick fix applied from the editor, and WD14 suggestions accepted by a click and
+// taken back with VS Code's undo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ async function editorFrame(page, fileName) {
 
 const chipTexts = (frame) => frame.locator('.chips .chip .label').allInnerTexts();
 
-test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeout: 300_000 }, async (t) => {
+test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image, quick fix', { timeout: 600_000 }, async (t) => {
   const original13 = readFileSync(join(concept, '13.txt'), 'utf8');
   const original14 = readFileSync(join(concept, '14.txt'), 'utf8');
   // when only this file runs, the first window runs the in-host suite: let it finish, report the
@@ -110,14 +112,88 @@ test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeou
     await waitFor(() => readFileSync(join(concept, '13.txt'), 'utf8') === expected, 15_000, '13.txt to be saved');
     await waitFor(async () => !/\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be clean');
 
-    // next image by keyboard, in the same tab
-    await frame.locator('.chips .chip').first().focus();
-    await page.keyboard.press(']');
+    // edit a chip in place: double-click, type a prefix, the autocomplete offers a tag, Enter
+    const saved13 = expected;
+    const savedTags = saved13.trim().split(', ');
+    const at = savedTags.indexOf('red_skirt');
+    assert.ok(at > 0);
+    await frame.locator('.chips .chip', { hasText: 'red_skirt' }).first().dblclick();
+    const field = frame.locator('.chip-editor .chip-input');
+    await field.waitFor({ timeout: 10_000 });
+    assert.equal(await field.inputValue(), 'red_skirt');
+    await page.keyboard.press('Control+a');
+    await field.pressSequentially('blue_dr', { delay: 40 });
+    const chipOption = frame.locator('.chip-editor .completions li', { hasText: 'blue_dress' }).first();
+    await chipOption.waitFor({ timeout: 15_000 });
+    assert.match(await chipOption.innerText(), /blue_dress\s+3\/14/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-chip-edit')}`);
+    await field.press('Enter');
+    await waitFor(async () => (await chipTexts(frame))[at] === 'blue_dress', 15_000, 'the edited chip');
+    assert.equal(await frame.locator('.chip-editor').count(), 0, 'the chip is a chip again');
+    await waitFor(async () => /\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be dirty after the chip edit');
+    const chipEdited = saved13.replace(', red_skirt,', ', blue_dress,');
+    const rawBox = frame.locator('textarea.raw-edit');
+    await waitFor(async () => (await rawBox.inputValue()) === chipEdited, 10_000, 'the raw text to show the chip edit');
+
+    // edit the raw text: at the end of the first line, and keep typing after the chips followed
+    await rawBox.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type(', wet', { delay: 40 });
+    await waitFor(async () => (await chipTexts(frame)).at(-1) === 'wet', 15_000, 'the typed tag as a chip');
+    await page.keyboard.type('_hair', { delay: 40 });
+    await waitFor(async () => (await chipTexts(frame)).at(-1) === 'wet_hair', 15_000, 'the caret to stay where it was');
+    const rawEdited = chipEdited.replace(/\n$/, ', wet_hair\n');
+    assert.equal(await rawBox.inputValue(), rawEdited);
+    assert.equal(await rawBox.evaluate((el) => el === document.activeElement && el.selectionStart === el.value.length - 1), true, 'the caret stays after what was typed');
+    await page.mouse.move(1, 1);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-raw-text')}`);
+    await page.keyboard.press('Control+s');
+    await waitFor(() => readFileSync(join(concept, '13.txt'), 'utf8') === rawEdited, 15_000, '13.txt saved with the chip and raw-text edits');
+    await waitFor(async () => !/\bdirty\b/.test((await tab.getAttribute('class')) ?? ''), 10_000, 'the tab to be clean');
+
+    // next image with the focus in the Explorer: Alt+PageDown, in the same tab
+    // (the item, not its label: the unsaved-files badge lies over the label)
+    await page.locator('.activitybar .action-item', { has: page.locator('[aria-label^="Explorer"]') }).first().click();
+    const explorerTree = page.locator('.part.sidebar .explorer-folders-view .monaco-list');
+    await explorerTree.waitFor({ timeout: 15_000 });
+    await explorerTree.focus();
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName !== 'IFRAME' && !!document.activeElement?.closest('.part.sidebar')), true, 'the focus is in the Explorer');
+    await page.keyboard.press('Alt+PageDown');
     await page.locator('.tabs-container .tab', { hasText: '14.txt' }).first().waitFor({ timeout: 30_000 });
     await waitFor(async () => (await page.locator('.tabs-container .tab', { hasText: '13.txt' }).count()) === 0, 15_000, 'the 13.txt tab to be replaced');
     frame = await editorFrame(page, '14.txt');
     await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
     assert.match(await frame.locator('.nav-position').innerText(), /^14 \/ 14$/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'tag-editor-next-from-explorer')}`);
+
+    // inside the editor: [ goes back, Alt+PageDown forward again (one step each)
+    await frame.locator('.chips .chip').first().focus();
+    await page.keyboard.press('[');
+    await page.locator('.tabs-container .tab', { hasText: '13.txt' }).first().waitFor({ timeout: 30_000 });
+    frame = await editorFrame(page, '13.txt');
+    await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
+    assert.match(await frame.locator('.nav-position').innerText(), /^13 \/ 14$/);
+    await frame.locator('.chips .chip').first().focus();
+    await page.keyboard.press('Alt+PageDown');
+    await page.locator('.tabs-container .tab', { hasText: '14.txt' }).first().waitFor({ timeout: 30_000 });
+    await waitFor(async () => (await page.locator('.tabs-container .tab', { hasText: '13.txt' }).count()) === 0, 15_000, 'the 13.txt tab to be replaced again');
+    frame = await editorFrame(page, '14.txt');
+    await frame.locator('.chips .chip').first().waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('.tabs-container .tab').filter({ hasText: /1[34]\.txt/ }).count(), 1, 'one tag editor tab');
+
+    // F2 on a focused chip opens it for editing; Escape gives the chip back unchanged
+    const chips14 = await chipTexts(frame);
+    await frame.locator('.chips .chip').nth(3).focus();
+    await page.keyboard.press('F2');
+    await frame.locator('.chip-editor .chip-input').waitFor({ timeout: 10_000 });
+    assert.equal(await frame.locator('.chip-editor .chip-input').inputValue(), chips14[3]);
+    await page.keyboard.type('_changed');
+    await page.keyboard.press('Escape');
+    await waitFor(async () => (await frame.locator('.chip-editor').count()) === 0, 10_000, 'Escape to end the chip edit');
+    assert.deepEqual(await chipTexts(frame), chips14);
+    assert.equal(await frame.locator('.chips .chip:focus .label').innerText(), chips14[3], 'the chip has the focus again');
+    assert.equal(/\bdirty\b/.test((await page.locator('.tabs-container .tab', { hasText: '14.txt' }).first().getAttribute('class')) ?? ''), false, 'nothing changed');
 
     // remove the trigger word with its × : the problem appears with its fix, which puts it back
     await frame.locator('.chips .chip').first().locator('.remove').click();
@@ -162,7 +238,7 @@ test('the tag editor: autocomplete, drag, save, next image, quick fix', { timeou
 
     const csp = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
     assert.deepEqual(csp, [], 'no CSP violation');
-    assert.ok(ours.length >= 6, `only ${ours.length} tag editor tests ran in the host`);
+    assert.ok(ours.length >= 9, `only ${ours.length} tag editor tests ran in the host`);
     assert.deepEqual(inHostFailures, [], 'the tag editor tests in the host pass');
   } catch (e) {
     await screenshot(page, 'tag-editor-failure');

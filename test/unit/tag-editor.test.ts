@@ -2,11 +2,14 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { applyEdits, type CaptionOptions } from '../../src/core/captions/parse';
 import { lintCaption } from '../../src/core/captions/rules';
+import { isWebviewToHost } from '../../src/core/protocol';
 import {
   buildChipModel,
   editBlockReason,
   isTagEditOp,
+  mapOffsetThroughChange,
   neighbours,
+  rawTextEdit,
   tagEditorEdits,
   typedTags,
   TAG_EDITOR_MAX_BYTES,
@@ -88,6 +91,8 @@ describe('tag editor: operations as minimal text edits', () => {
     assert.equal(isTagEditOp({ op: 'move', from: 0, to: 1 }), true);
     assert.equal(isTagEditOp({ op: 'move', from: 0 }), false);
     assert.equal(isTagEditOp({ op: 'replace', index: 0, text: 'a' }), true);
+    assert.equal(isTagEditOp({ op: 'replace', index: 0, text: 'a', keepWeight: true }), true);
+    assert.equal(isTagEditOp({ op: 'replace', index: 0, text: 'a', keepWeight: 'yes' }), false);
     assert.equal(isTagEditOp({ op: 'drop' }), false);
     assert.equal(isTagEditOp(null), false);
   });
@@ -175,5 +180,77 @@ describe('tag editor: presence of a suggested tag', () => {
     assert.equal(findTagsLoose('tk, blue_hair\n', 'Blue hair'), true);
     assert.equal(findTagsLoose('tk, blue_hair\n', 'blue'), false);
     assert.equal(findTagsLoose('tk\nblue_hair\n', 'blue_hair'), false);
+  });
+});
+
+describe('tag editor: a chip edited in place', () => {
+  it('keeps the weight wrapper around the new name, and only the chip changes', () => {
+    assert.equal(run('tk, (blue_hair:1.2), smile\n', { op: 'replace', index: 1, text: 'red_hair', keepWeight: true }), 'tk, (red_hair:1.2), smile\n');
+    // the wrapper as written (spaces, digits) is kept
+    assert.equal(run('tk,( blue hair :1.20 ),x\r\n', { op: 'replace', index: 1, text: 'red hair', keepWeight: true }), 'tk,( red hair :1.20 ),x\r\n');
+    const r = tagEditorEdits('tk, (blue_hair:1.2), smile\n', { op: 'replace', index: 1, text: 'red_hair', keepWeight: true });
+    assert.deepEqual(r.edits, [{ start: 4, end: 19, newText: '(red_hair:1.2)' }]);
+  });
+
+  it('uses a weight the user typed, and ignores keepWeight for an unweighted chip', () => {
+    assert.equal(run('tk, (blue_hair:1.2)\n', { op: 'replace', index: 1, text: '(red_hair:0.8)', keepWeight: true }), 'tk, (red_hair:0.8)\n');
+    assert.equal(run('tk, blue_hair\n', { op: 'replace', index: 1, text: 'red_hair', keepWeight: true }), 'tk, red_hair\n');
+    // without keepWeight the typed text replaces the whole chip
+    assert.equal(run('tk, (blue_hair:1.2)\n', { op: 'replace', index: 1, text: 'red_hair' }), 'tk, red_hair\n');
+  });
+
+  it('removes the tag when the text is emptied; extra typed tags follow the weighted one', () => {
+    assert.equal(run('tk, (blue_hair:1.2), smile\n', { op: 'replace', index: 1, text: '', keepWeight: true }), 'tk, smile\n');
+    assert.equal(run('tk, (blue_hair:1.2)\n', { op: 'replace', index: 1, text: 'red_hair, hat', keepWeight: true }), 'tk, (red_hair:1.2), hat\n');
+  });
+});
+
+describe('tag editor: the raw-text box', () => {
+  it('turns the typed text into one minimal replace', () => {
+    assert.deepEqual(rawTextEdit('tk, 1girl\n', 'tk, 1girl, smile\n'), { start: 9, end: 9, newText: ', smile' });
+    assert.deepEqual(rawTextEdit('tk, 1girl, solo\n', 'tk, solo\n'), { start: 4, end: 11, newText: '' });
+    assert.equal(rawTextEdit('tk\n', 'tk\n'), null);
+  });
+
+  it('keeps CRLF and CR files as they are (a textarea only knows \\n)', () => {
+    const crlf = 'tk, 1girl\r\nsecond\r\n';
+    const e = rawTextEdit(crlf, 'tk, 1girl, smile\nsecond\n');
+    assert.ok(e);
+    assert.equal(applyEdits(crlf, [e]), 'tk, 1girl, smile\r\nsecond\r\n');
+    assert.deepEqual(e, { start: 9, end: 9, newText: ', smile' });
+    assert.equal(rawTextEdit(crlf, 'tk, 1girl\nsecond\n'), null, 'the same text with \\n is no change');
+    const cr = 'a\rb';
+    assert.equal(applyEdits(cr, [rawTextEdit(cr, 'a\nb\nc')!]), 'a\rb\rc');
+    // a file without a line break takes what was typed
+    assert.equal(applyEdits('a', [rawTextEdit('a', 'a\nb')!]), 'a\nb');
+  });
+
+  it('never cuts a surrogate pair', () => {
+    const e = rawTextEdit('tk, 😀\n', 'tk, 😁\n');
+    assert.ok(e);
+    assert.deepEqual(e, { start: 4, end: 6, newText: '😁' });
+    const f = rawTextEdit('😀x', '😀y');
+    assert.deepEqual(f, { start: 2, end: 3, newText: 'y' });
+  });
+
+  it('maps the caret through an outside change', () => {
+    // undo removed ", smile" after the caret: the caret stays
+    assert.equal(mapOffsetThroughChange('tk, 1girl, smile', 'tk, 1girl', 3), 3);
+    // a tag added at the front: a caret after it moves along
+    assert.equal(mapOffsetThroughChange('1girl, solo', 'tk, 1girl, solo', 8), 12);
+    // a caret inside the replaced span goes to the end of the new text there
+    // ('blue' → 'red': the span is those letters; the caret lands after 'red')
+    assert.equal(mapOffsetThroughChange('tk, blue_hair, x', 'tk, red_hair, x', 6), 7);
+    assert.equal(mapOffsetThroughChange('same', 'same', 2), 2);
+    assert.equal(mapOffsetThroughChange('abc', '', 3), 0);
+  });
+});
+
+describe('tag editor: the raw-text message', () => {
+  it('is checked like every webview message', () => {
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 'tk, 1girl\n', seq: 1 }), true);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 'tk' }), false, 'no seq');
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: 3, text: 5, seq: 1 }), false);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/setText', version: -1, text: '', seq: 1 }), false);
   });
 });

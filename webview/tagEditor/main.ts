@@ -1,14 +1,14 @@
 /**
  * Tag editor webview: the image, the tags as chips (drag or Alt+←/→ to reorder, × or Delete to
- * remove, type to add with autocomplete), the problems with their fixes, the raw text, the other
- * sidecar and WD14 suggestions. It holds no document state: every change is a message to the
+ * remove, double-click / F2 / Enter to edit in place, type to add with autocomplete), the problems
+ * with their fixes, the editable raw text, the other sidecar and WD14 suggestions. It holds no document state: every change is a message to the
  * host, which edits the TextDocument and sends the new state back.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import './style.css';
 import type { HostToWebview, TagEditorState, TagSuggestion } from '../../src/core/protocol';
-import type { TagEditOp } from '../../src/core/captions/tagEditorTypes';
+import { mapOffsetThroughChange, type TagEditOp } from '../../src/core/captions/tagEditorTypes';
 import { connect, getState, h, post, setState } from '../shared/api';
 
 interface ViewState {
@@ -30,12 +30,12 @@ const app = document.getElementById('app') as HTMLElement;
 const fileLabel = h('span', { class: 'file' });
 const dirtyLabel = h('span', { class: 'dirty', text: '● unsaved', attrs: { hidden: '' } });
 const navPosition = h('span', { class: 'muted nav-position' });
-const prevButton = button('‹ Previous', 'Previous image (Alt+PageUp or [)', () => navigate('prev'), true);
-const nextButton = button('Next ›', 'Next image (Alt+PageDown or ])', () => navigate('next'), true);
+const prevButton = button('‹ Previous', 'Previous image (Alt+PageUp, or [ outside a text box)', () => navigate('prev'), true);
+const nextButton = button('Next ›', 'Next image (Alt+PageDown, or ] outside a text box)', () => navigate('next'), true);
 const textButton = button('Open as Text', 'Reopen this file in the text editor', () => post({ type: 'tagEditor/command', command: 'openAsText' }), true);
 const banner = h('div', { class: 'banner', attrs: { role: 'alert', hidden: '' } });
 const imagePane = h('section', { class: 'image-pane', attrs: { 'aria-label': 'Image' } });
-const chipList = h('div', { class: 'chips', attrs: { role: 'list', 'aria-label': 'Tags (drag or Alt+Left/Right to reorder, Delete to remove)' } });
+const chipList = h('div', { class: 'chips', attrs: { role: 'list', 'aria-label': 'Tags (drag or Alt+Left/Right to reorder, Delete to remove, F2 or Enter to edit)' } });
 const chipHeading = h('h2', { text: 'Tags' });
 const input = h('input', {
   class: 'add-input',
@@ -46,7 +46,11 @@ const note = h('div', { class: 'note muted', attrs: { 'aria-live': 'polite' } })
 const problemsHeading = h('h2', { text: 'Problems' });
 const problemList = h('ul', { class: 'problems' });
 const rawHeading = h('h2', { text: 'Text' });
-const raw = h('pre', { class: 'raw', attrs: { 'aria-label': 'The file as text' } });
+const raw = h('textarea', {
+  class: 'raw raw-edit',
+  attrs: { 'aria-label': 'The file as text', spellcheck: 'false', autocomplete: 'off', rows: '4', placeholder: '(empty file: type tags separated by commas)' },
+}) as HTMLTextAreaElement;
+const rawReason = h('div', { class: 'raw-reason muted', attrs: { hidden: '' } });
 const otherSection = h('section', { class: 'other', attrs: { hidden: '' } });
 const suggestButton = button('Suggest Tags', 'Run the WD14 tagger on this image and show its tags with scores', () => {
   post({ type: 'tagEditor/suggest' });
@@ -80,6 +84,7 @@ app.replaceChildren(
       suggestBody,
       rawHeading,
       raw,
+      rawReason,
       otherSection,
     ),
   ),
@@ -135,13 +140,12 @@ function render(): void {
   input.disabled = !editable();
 
   renderImage(s);
-  if (drag) chipsPending = true;
+  if (drag || chipEdit) chipsPending = true;
   else renderChips(s);
   renderProblems(s);
   renderSuggestions();
 
-  raw.textContent = s.text === '' ? '(empty file)' : s.text;
-  raw.classList.toggle('muted', s.text === '');
+  renderRaw(s);
   rawHeading.textContent = `Text of ${s.fileName}` + (s.extraLines ? ` (${s.extraLines} more line${s.extraLines === 1 ? '' : 's'}: sd-scripts uses only the first without enable_wildcard)` : '');
 
   otherSection.replaceChildren();
@@ -153,6 +157,73 @@ function render(): void {
   app.setAttribute('aria-busy', 'false');
   updateCompletions();
 }
+
+// ---- the raw text: an editable box bound to the document ---------------------------------------
+// What is typed goes to the host (debounced) as the whole text; the host applies one minimal
+// replace and answers with a state carrying `ack`. Until then, and while keystrokes wait to be
+// sent, a state does not overwrite the box; otherwise it shows the document, keeping the caret.
+const RAW_DEBOUNCE_MS = 300;
+let rawTimer: ReturnType<typeof setTimeout> | undefined;
+/** keystrokes not sent yet */
+let rawPending = false;
+/** the seq of the sent text the host has not answered yet */
+let rawInFlight: number | null = null;
+let rawSeq = 0;
+
+const lf = (t: string): string => t.replace(/\r\n|\r/g, '\n');
+
+function renderRaw(s: TagEditorState): void {
+  const can = editable();
+  raw.readOnly = !can;
+  raw.classList.toggle('readonly', !can);
+  rawReason.toggleAttribute('hidden', can);
+  rawReason.textContent = s.blocked ? `Read-only: ${s.blocked.message}` : '';
+  if (s.ack !== undefined && s.ack === rawInFlight) rawInFlight = null;
+  if (can && (rawPending || rawInFlight !== null)) {
+    if (rawInFlight === null) scheduleRawFlush();
+    return;
+  }
+  const next = lf(s.text);
+  const old = raw.value;
+  if (old === next) return;
+  if (document.activeElement === raw) {
+    // map the caret through the change: before it unchanged, after it shifted
+    const a = mapOffsetThroughChange(old, next, raw.selectionStart);
+    const b = mapOffsetThroughChange(old, next, raw.selectionEnd);
+    raw.value = next;
+    raw.setSelectionRange(a, b);
+  } else raw.value = next;
+  fitRaw();
+}
+
+function fitRaw(): void {
+  raw.style.height = 'auto';
+  raw.style.height = `${Math.min(Math.max(raw.scrollHeight + 2, 60), 320)}px`;
+}
+
+function scheduleRawFlush(): void {
+  if (rawTimer) clearTimeout(rawTimer);
+  rawTimer = setTimeout(flushRaw, RAW_DEBOUNCE_MS);
+}
+
+function flushRaw(): void {
+  rawTimer = undefined;
+  if (!rawPending || rawInFlight !== null || !state || !editable()) return;
+  rawPending = false;
+  rawInFlight = ++rawSeq;
+  post({ type: 'tagEditor/setText', version: state.version, text: raw.value, seq: rawInFlight });
+}
+
+raw.addEventListener('input', () => {
+  if (!editable()) return;
+  rawPending = true;
+  fitRaw();
+  scheduleRawFlush();
+});
+// leaving the box sends what is there at once
+raw.addEventListener('blur', () => {
+  if (rawPending) flushRaw();
+});
 
 let shownImage = '';
 function renderImage(s: TagEditorState): void {
@@ -216,6 +287,13 @@ function renderChips(s: TagEditorState): void {
       chip.addEventListener('pointerdown', (e) => startDrag(e, chip, i));
     }
     chip.addEventListener('keydown', (e) => chipKey(e, i));
+    if (can) {
+      chip.addEventListener('dblclick', (e) => {
+        if ((e.target as HTMLElement).closest('.remove')) return;
+        e.preventDefault();
+        startChipEdit(i);
+      });
+    }
     nodes.push(chip);
   });
   if (s.keepBoundary === 0 && s.chips.length) nodes.unshift(keepMarker(0));
@@ -331,7 +409,71 @@ function chipKey(e: KeyboardEvent, i: number): void {
     pendingFocus = n > 1 ? Math.min(i, n - 2) : null;
     if (n <= 1) input.focus();
     send({ op: 'remove', index: i });
+  } else if ((e.key === 'F2' || e.key === 'Enter') && !e.altKey && !e.ctrlKey && !e.metaKey) {
+    e.preventDefault();
+    startChipEdit(i);
   }
+}
+
+// ---- editing a chip in place ------------------------------------------------------------------
+// The chip becomes an input with the tag's name (a weight wrapper stays around the new name
+// unless the typed text has its own); Enter or leaving commits, Escape cancels, an empty text
+// removes the tag, commas add the extra tags right after it.
+let chipEdit: { index: number; version: number; original: string; input: HTMLInputElement; list: HTMLElement; done: boolean } | undefined;
+
+function startChipEdit(i: number): void {
+  const s = state;
+  const c = s?.chips[i];
+  if (!s || !c || !editable() || chipEdit) return;
+  const chip = chipList.querySelector<HTMLElement>(`.chip[data-index="${i}"]`);
+  if (!chip) return;
+  const field = h('input', {
+    class: 'chip-input',
+    attrs: { type: 'text', spellcheck: 'false', autocomplete: 'off', 'aria-label': `Edit ${c.text} (Enter to keep, Escape to cancel, empty to remove)` },
+  }) as HTMLInputElement;
+  field.value = c.weight !== null ? c.name : c.text;
+  field.title = c.weight !== null ? `Keeps the weight ${c.weight}; type (name:weight) to change it` : 'Enter to keep, Escape to cancel, empty to remove';
+  const list = h('ul', { class: 'completions', attrs: { role: 'listbox', hidden: '' } });
+  const box = h('span', { class: 'chip-editor', attrs: { 'data-index': String(i) } }, field, list);
+  field.style.width = `${Math.max(8, field.value.length + 2)}ch`;
+  chipEdit = { index: i, version: s.version, original: field.value, input: field, list, done: false };
+  chip.replaceWith(box);
+  useCompletions(field, list, commitChipEdit);
+  field.addEventListener('input', () => {
+    field.style.width = `${Math.max(8, field.value.length + 2)}ch`;
+    updateCompletions();
+  });
+  // the box is not inside the chip, so chip keys (Delete, arrows) do not reach it
+  field.addEventListener('keydown', (e) => completionKey(e, () => commitChipEdit(field.value), () => endChipEdit(true)));
+  field.addEventListener('blur', () => setTimeout(() => chipEdit?.input === field && commitChipEdit(field.value), 100));
+  field.focus();
+  field.select();
+}
+
+function commitChipEdit(text: string): void {
+  const ed = chipEdit;
+  if (!ed || ed.done) return;
+  if (text.trim() === ed.original.trim()) {
+    endChipEdit(true);
+    return;
+  }
+  ed.done = true;
+  pendingFocus = text.trim() === '' ? Math.max(0, ed.index - 1) : ed.index;
+  if (state && editable()) post({ type: 'tagEditor/edit', version: ed.version, edit: { op: 'replace', index: ed.index, text, keepWeight: true } });
+  endChipEdit(false, false);
+}
+
+/** Leaves the chip input: the chips are drawn again (from the latest state) and the chip focused. */
+function endChipEdit(refocus: boolean, keepFocus = true): void {
+  const ed = chipEdit;
+  if (!ed) return;
+  ed.done = true;
+  chipEdit = undefined;
+  useCompletions(input, completions, submit);
+  closeCompletionsOf(ed.list);
+  if (keepFocus || refocus) pendingFocus = ed.index;
+  chipsPending = false;
+  if (state) renderChips(state);
 }
 
 // ---- drag to reorder (pointer events: works with mouse, pen and touch) ------------------------
@@ -400,9 +542,20 @@ function onDragEnd(e: PointerEvent): void {
 // ---- add with autocomplete ------------------------------------------------------------------
 let matches: Array<{ name: string; count: number }> = [];
 let active = -1;
+/** the input the completion list serves (the add box, or a chip being edited) and what accepting does */
+let acInput: HTMLInputElement = input as HTMLInputElement;
+let acList: HTMLElement = completions;
+let acAccept: (text: string) => void = (text) => submit(text);
+
+function useCompletions(field: HTMLInputElement, list: HTMLElement, accepted: (text: string) => void): void {
+  if (acList !== list) closeCompletions();
+  acInput = field;
+  acList = list;
+  acAccept = accepted;
+}
 
 function currentPiece(): { prefix: string; piece: string } {
-  const v = input.value;
+  const v = acInput.value;
   const at = v.lastIndexOf(',');
   return { prefix: at >= 0 ? v.slice(0, at + 1) : '', piece: v.slice(at + 1).trim() };
 }
@@ -410,7 +563,7 @@ function currentPiece(): { prefix: string; piece: string } {
 function updateCompletions(): void {
   const { piece } = currentPiece();
   const q = looseKey(piece);
-  if (!q || document.activeElement !== input || !editable()) {
+  if (!q || document.activeElement !== acInput || !editable()) {
     closeCompletions();
     return;
   }
@@ -429,7 +582,7 @@ function updateCompletions(): void {
     return;
   }
   active = 0;
-  completions.replaceChildren(
+  acList.replaceChildren(
     ...matches.map((m, i) => {
       const li = h(
         'li',
@@ -446,26 +599,30 @@ function updateCompletions(): void {
       return li;
     }),
   );
-  completions.removeAttribute('hidden');
+  acList.removeAttribute('hidden');
 }
 
 function closeCompletions(): void {
   matches = [];
   active = -1;
-  completions.setAttribute('hidden', '');
-  completions.replaceChildren();
+  closeCompletionsOf(acList);
+}
+
+function closeCompletionsOf(list: HTMLElement): void {
+  list.setAttribute('hidden', '');
+  list.replaceChildren();
 }
 
 function highlight(i: number): void {
   active = (i + matches.length) % matches.length;
-  completions.querySelectorAll('li').forEach((li, j) => li.setAttribute('aria-selected', j === active ? 'true' : 'false'));
+  acList.querySelectorAll('li').forEach((li, j) => li.setAttribute('aria-selected', j === active ? 'true' : 'false'));
 }
 
 function accept(i: number): void {
   const m = matches[i];
   if (!m) return;
   const { prefix } = currentPiece();
-  submit(prefix + m.name);
+  acAccept(prefix + m.name);
 }
 
 function submit(text: string): void {
@@ -482,7 +639,11 @@ input.addEventListener('input', () => {
 });
 input.addEventListener('focus', updateCompletions);
 input.addEventListener('blur', () => setTimeout(closeCompletions, 100));
-input.addEventListener('keydown', (e) => {
+input.addEventListener('keydown', (e) => completionKey(e, () => submit(input.value)));
+input.addEventListener('focus', () => useCompletions(input as HTMLInputElement, completions, submit));
+
+/** Keys of an input with completions: arrows pick, Enter/Tab accept, Enter alone and Escape as given. */
+function completionKey(e: KeyboardEvent, onEnter: () => void, onEscape?: () => void): void {
   const open = matches.length > 0;
   if (e.key === 'ArrowDown' && open) {
     e.preventDefault();
@@ -495,20 +656,24 @@ input.addEventListener('keydown', (e) => {
     accept(active);
   } else if (e.key === 'Enter') {
     e.preventDefault();
-    submit(input.value);
-  } else if (e.key === 'Escape' && open) {
+    onEnter();
+  } else if (e.key === 'Escape' && (open || onEscape)) {
     e.preventDefault();
     e.stopPropagation();
-    closeCompletions();
+    if (open) closeCompletions();
+    else onEscape?.();
   }
-});
+}
 
 // ---- previous / next image ------------------------------------------------------------------
+// Alt+PageUp/PageDown are VS Code keybindings (loraWorkbench.tagEditor.previousImage/nextImage):
+// the webview passes its keys on to VS Code, so they work here and with the focus outside too.
+// [ and ] are ours, outside text boxes only (as VS Code keybindings they would steal the
+// characters from every input).
 document.addEventListener('keydown', (e) => {
   const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement;
   if (e.altKey && (e.key === 'PageUp' || e.key === 'PageDown')) {
     e.preventDefault();
-    navigate(e.key === 'PageUp' ? 'prev' : 'next');
   } else if (!typing && !e.altKey && !e.ctrlKey && !e.metaKey && (e.key === '[' || e.key === ']')) {
     e.preventDefault();
     navigate(e.key === '[' ? 'prev' : 'next');

@@ -9,17 +9,19 @@
 import {
   addTagEdits,
   findTags,
+  minimalEdit,
   moveTagEdits,
   parseCaption,
   removeTagEdits,
   replaceTagEdits,
+  splitWeight,
   type CaptionOptions,
   type TextEdit,
 } from './parse';
 import type { CaptionDiagnostic } from './rules';
 import type { ChipProblem, TagChip, TagEditOp, TagEditorProblem } from './tagEditorTypes';
 
-export { isTagEditOp, type ChipProblem, type TagChip, type TagEditOp, type TagEditorProblem } from './tagEditorTypes';
+export { isTagEditOp, mapOffsetThroughChange, type ChipProblem, type TagChip, type TagEditOp, type TagEditorProblem } from './tagEditorTypes';
 
 export interface TagEditorModel {
   chips: TagChip[];
@@ -136,11 +138,42 @@ export function tagEditorEdits(text: string, op: TagEditOp, options: CaptionOpti
       const [first, ...rest] = typedTags(op.text, options);
       if (op.index >= n) return { edits: [] };
       if (first === undefined) return { edits: removeTagEdits(doc, op.index) };
+      // an edited chip keeps its weight wrapper around the new name: `(blue_hair:1.2)` → `(red_hair:1.2)`
+      const t = doc.lines[0]?.tags[op.index];
+      let head = first;
+      if (op.keepWeight && t && t.weight !== null && splitWeight(first).weight === null) {
+        const at = t.text.indexOf(t.name);
+        if (at >= 0) head = t.text.slice(0, at) + first + t.text.slice(at + t.name.length);
+      }
       // "a, b" typed over a tag: the first replaces it, the others follow it
-      const replacement = [first, ...rest].join(doc.join);
+      const replacement = [head, ...rest].join(doc.join);
       return { edits: replaceTagEdits(doc, op.index, replacement) };
     }
   }
+}
+
+/**
+ * The one minimal edit that makes the document hold what the user typed in the raw-text box. A
+ * browser textarea only knows `\n`: line breaks become the document's own EOL (its first one;
+ * `\n` for a single-line file) so a CRLF file stays CRLF.
+ */
+export function rawTextEdit(current: string, typed: string): TextEdit | null {
+  const eol = /\r\n|\r|\n/.exec(current)?.[0] ?? '\n';
+  const wanted = eol === '\n' ? typed : typed.replace(/\r\n|\r|\n/g, eol);
+  const e = minimalEdit(current, wanted);
+  if (!e) return null;
+  // never cut a surrogate pair in two (an emoji changed into another shares its high half)
+  const high = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
+  let start = e.start;
+  let end = e.end;
+  if (start > 0 && high(current.charCodeAt(start - 1))) start--;
+  const tail = current.length - end;
+  let newEnd = wanted.length - tail;
+  if (end < current.length && end > 0 && high(current.charCodeAt(end - 1))) {
+    end++;
+    newEnd++;
+  }
+  return { start, end, newText: wanted.slice(start, newEnd) };
 }
 
 /** Problems with a caption file's bytes that stop the tag editor from editing it. */

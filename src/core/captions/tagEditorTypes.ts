@@ -35,7 +35,8 @@ export type TagEditOp =
   | { op: 'add'; tag: string; position?: 'front' | 'end' | number }
   | { op: 'remove'; index: number }
   | { op: 'move'; from: number; to: number }
-  | { op: 'replace'; index: number; text: string };
+  /** `keepWeight`: a chip edited in place keeps its `(name:weight)` wrapper unless the text has its own */
+  | { op: 'replace'; index: number; text: string; keepWeight?: boolean };
 
 export function isTagEditOp(x: unknown): x is TagEditOp {
   if (typeof x !== 'object' || x === null) return false;
@@ -49,9 +50,28 @@ export function isTagEditOp(x: unknown): x is TagEditOp {
     case 'move':
       return int(o.from) && int(o.to);
     case 'replace':
-      return int(o.index) && typeof o.text === 'string';
+      return int(o.index) && typeof o.text === 'string' && (o.keepWeight === undefined || typeof o.keepWeight === 'boolean');
     default:
       return false;
   }
 }
 
+
+/**
+ * Where a caret at `offset` in `oldText` belongs in `newText` after an outside change (undo, a
+ * save from elsewhere): text before the changed span keeps it, text after it shifts with it, a
+ * caret inside the span goes to its end. The span is the common prefix/suffix difference.
+ */
+export function mapOffsetThroughChange(oldText: string, newText: string, offset: number): number {
+  if (oldText === newText) return offset;
+  const max = Math.min(oldText.length, newText.length);
+  let p = 0;
+  while (p < max && oldText.charCodeAt(p) === newText.charCodeAt(p)) p++;
+  let s = 0;
+  while (s < max - p && oldText.charCodeAt(oldText.length - 1 - s) === newText.charCodeAt(newText.length - 1 - s)) s++;
+  const oldEnd = oldText.length - s;
+  const newEnd = newText.length - s;
+  if (offset <= p) return offset;
+  if (offset >= oldEnd) return Math.min(newText.length, offset + newEnd - oldEnd);
+  return newEnd;
+}

@@ -8,7 +8,7 @@ import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { decodeCaption } from '../../core/captions/readCaption';
-import { buildChipModel, editBlockReason, findTagsLoose, neighbours, tagEditorEdits, TAG_EDITOR_MAX_BYTES, type BlockReason } from '../../core/captions/tagEditor';
+import { buildChipModel, editBlockReason, findTagsLoose, neighbours, rawTextEdit, tagEditorEdits, TAG_EDITOR_MAX_BYTES, type BlockReason } from '../../core/captions/tagEditor';
 import { classifyImageName, normaliseSidecarExtension } from '../../core/dataset/images';
 import { readImageHeader } from '../../core/dataset/imageHeader';
 import { compareNames } from '../../core/dataset/scan';
@@ -275,6 +275,8 @@ class TagEditorSession extends Disposable {
       case 'tagEditor/navigate':
         await this.navigate((m as Extract<TagEditorWebviewMessage, { type: 'tagEditor/navigate' }>).direction);
         return undefined;
+      case 'tagEditor/setText':
+        return this.setText(m as Extract<TagEditorWebviewMessage, { type: 'tagEditor/setText' }>);
       case 'tagEditor/suggest':
         await this.suggest();
         return undefined;
@@ -321,11 +323,38 @@ class TagEditorSession extends Disposable {
     return state;
   }
 
-  private async navigate(direction: 'prev' | 'next'): Promise<void> {
+  /**
+   * The raw-text box: one minimal replace that makes the document hold the typed text. The state
+   * after it goes to the webview at once, with `ack`, so the box knows its edit has landed.
+   */
+  private async setText(m: Extract<TagEditorWebviewMessage, { type: 'tagEditor/setText' }>): Promise<TagEditorState> {
+    const current = this.document.getText();
+    let note: string | undefined;
+    const blocked = this.blocked(current);
+    if (blocked) note = blocked.message;
+    else if (m.version !== this.document.version) note = 'The file changed while you typed; your last keystrokes were not applied. The box shows the file now.';
+    else if (m.text.includes('\u0000')) note = 'NUL characters cannot go into a tag file; nothing was changed.';
+    else if (m.text.length > TAG_EDITOR_MAX_BYTES) note = 'That text is far too long for a tag file; nothing was changed.';
+    else {
+      const e = rawTextEdit(current, m.text);
+      if (e) {
+        const we = new vscode.WorkspaceEdit();
+        we.replace(this.document.uri, new vscode.Range(this.document.positionAt(e.start), this.document.positionAt(e.end)), e.newText);
+        if (!(await vscode.workspace.applyEdit(we))) note = 'VS Code did not apply the change.';
+      }
+    }
+    const state = await this.state(note);
+    state.ack = m.seq;
+    if (!this.isDisposed) this.channel.post({ type: 'tagEditor/state', state });
+    return state;
+  }
+
+  /** Opens the previous or next sidecar of the folder in this tab; returns its path (undefined at an end). */
+  async navigate(direction: 'prev' | 'next'): Promise<string | undefined> {
     this.siblings = undefined;
     const n = neighbours(await this.siblingList(), this.file);
     const target = direction === 'prev' ? n.prev : n.next;
-    if (!target) return;
+    if (!target) return undefined;
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(target), TAG_EDITOR_VIEW_TYPE, {
       viewColumn: this.panel.viewColumn ?? vscode.ViewColumn.Active,
       preview: false,
@@ -336,6 +365,7 @@ class TagEditorSession extends Disposable {
     if (old && !this.document.isDirty) {
       await vscode.window.tabGroups.close(old, true).then(undefined, (e: Error) => getLog().warn(`Tag editor: could not close ${this.file}: ${e.message}`));
     }
+    return target;
   }
 
   private ownTab(): vscode.Tab | undefined {
@@ -433,6 +463,18 @@ export class TagEditorProvider implements vscode.CustomTextEditorProvider {
   sessionFor(uri: vscode.Uri): TagEditorSession | undefined {
     for (const s of this.sessions) if (s.document.uri.toString() === uri.toString()) return s;
     return undefined;
+  }
+
+  /**
+   * The tag editor of the active tab, also when the keyboard focus is elsewhere (Explorer, tab
+   * bar): with several editors on one document, the one in the active group.
+   */
+  activeSession(): TagEditorSession | undefined {
+    const group = vscode.window.tabGroups.activeTabGroup;
+    const input = group.activeTab?.input;
+    if (!(input instanceof vscode.TabInputCustom) || input.viewType !== TAG_EDITOR_VIEW_TYPE) return undefined;
+    const all = [...this.sessions].filter((s) => s.document.uri.toString() === input.uri.toString());
+    return all.find((s) => s.panel.viewColumn === group.viewColumn) ?? all[0];
   }
 
   dispose(): void {

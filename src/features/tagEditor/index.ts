@@ -67,6 +67,24 @@ async function sidecarFor(file: string): Promise<string | undefined> {
   }
 }
 
+/** Previous/next image of the active tag editor (the focus may be anywhere); the path opened. */
+async function stepImage(provider: TagEditorProvider, direction: 'prev' | 'next'): Promise<string | undefined> {
+  const session = provider.activeSession();
+  if (!session) {
+    void vscode.window.showInformationMessage('LoRA Workbench: no tag editor is active.');
+    return undefined;
+  }
+  try {
+    const target = await session.navigate(direction);
+    if (!target) vscode.window.setStatusBarMessage(`LoRA Workbench: this is the ${direction === 'prev' ? 'first' : 'last'} image of the folder.`, 3000);
+    return target;
+  } catch (e) {
+    getLog().error(`Tag editor ${direction}: ${(e as Error).stack ?? (e as Error).message}`);
+    void vscode.window.showErrorMessage(`LoRA Workbench: could not open the ${direction === 'prev' ? 'previous' : 'next'} image: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 export function registerTagEditor(context: vscode.ExtensionContext, diagnostics: CaptionDiagnostics): void {
   const provider = new TagEditorProvider(context, diagnostics);
   context.subscriptions.push(
@@ -110,6 +128,8 @@ export function registerTagEditor(context: vscode.ExtensionContext, diagnostics:
         return undefined;
       }
     }),
+    vscode.commands.registerCommand(Commands.tagEditorPreviousImage, () => stepImage(provider, 'prev')),
+    vscode.commands.registerCommand(Commands.tagEditorNextImage, () => stepImage(provider, 'next')),
     // internal: the same path as a webview message, for tests and other features; returns the state after it
     vscode.commands.registerCommand(Commands.tagEditorMessage, async (uri: vscode.Uri, message: unknown) => {
       const session = provider.sessionFor(uri);

@@ -184,12 +184,103 @@ describe('tag editor', () => {
         const after = await message(u, { type: 'tagEditor/edit', version: doc(u).version, edit: { op: 'add', tag: 'x' } });
         assert.equal(doc(u).isDirty, false);
         assert.ok(after.note, 'the refusal is explained');
+        // nor through the raw-text box
+        const typed = await message(u, { type: 'tagEditor/setText', version: doc(u).version, text: 'tk, x\n', seq: 1 });
+        assert.equal(doc(u).isDirty, false);
+        assert.equal(typed.ack, 1);
+        assert.equal(typed.note, s.blocked?.message, 'the reason is the block');
         assert.deepEqual(readFileSync(file), bytes);
         await close(u);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('edits a chip in place (weight kept) and the raw text, as exact document text that undo restores', async () => {
+    const u = uri('dataset/img_train/5_tk girl/11.txt');
+    const original = readFileSync(u.fsPath, 'utf8');
+    await open(u);
+    const d = doc(u);
+    const tags = original.trim().split(', ');
+    // the raw-text box: the whole text comes, one minimal replace goes into the document
+    const typed = [tags[0], '(blue_hair:1.2)', ...tags.slice(1)].join(', ') + '\n';
+    let s = await message(u, { type: 'tagEditor/setText', version: d.version, text: typed, seq: 7 });
+    assert.equal(d.getText(), typed);
+    assert.equal(s.ack, 7, 'the answer names the text it answers');
+    assert.equal(s.chips[1]?.text, '(blue_hair:1.2)');
+    assert.equal(s.chips[1]?.weight, 1.2);
+    // a chip edited in place keeps its weight wrapper
+    s = await message(u, { type: 'tagEditor/edit', version: d.version, edit: { op: 'replace', index: 1, text: 'red_hair', keepWeight: true } });
+    const renamed = [tags[0], '(red_hair:1.2)', ...tags.slice(1)].join(', ') + '\n';
+    assert.equal(d.getText(), renamed);
+    // emptied: the tag goes, with one separator
+    s = await message(u, { type: 'tagEditor/edit', version: d.version, edit: { op: 'replace', index: 1, text: '', keepWeight: true } });
+    assert.equal(d.getText(), original);
+    assert.equal(s.chips.length, tags.length);
+    // a text sent on an older version changes nothing and says why
+    const stale = await message(u, { type: 'tagEditor/setText', version: d.version - 1, text: 'x\n', seq: 8 });
+    assert.equal(d.getText(), original);
+    assert.equal(stale.ack, 8);
+    assert.match(stale.note ?? '', /changed while you typed/);
+    // a NUL cannot go in
+    const nul = await message(u, { type: 'tagEditor/setText', version: d.version, text: 'a\u0000b', seq: 9 });
+    assert.equal(d.getText(), original);
+    assert.match(nul.note ?? '', /NUL/);
+    // VS Code's undo takes the steps back one by one
+    await vscode.commands.executeCommand('vscode.openWith', u, VIEW_TYPE);
+    await vscode.commands.executeCommand('undo');
+    await until(() => (d.getText() === renamed ? true : undefined), 'undo of the emptied chip');
+    await vscode.commands.executeCommand('undo');
+    await until(() => (d.getText() === typed ? true : undefined), 'undo of the chip edit');
+    await vscode.commands.executeCommand('undo');
+    await until(() => (d.getText() === original ? true : undefined), 'undo of the raw-text edit');
+    await close(u);
+    assert.equal(readFileSync(u.fsPath, 'utf8'), original, 'nothing was saved');
+  });
+
+  it('keeps a CRLF file CRLF when the raw text is edited', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lwb-tag-editor-crlf-'));
+    try {
+      const file = path.join(dir, 'c.txt');
+      writeFileSync(file, 'tk, 1girl\r\nsecond line\r\n');
+      const u = vscode.Uri.file(file);
+      await open(u);
+      const d = doc(u);
+      const s = await message(u, { type: 'tagEditor/setText', version: d.version, text: 'tk, 1girl, smile\nsecond line\n', seq: 1 });
+      assert.equal(d.getText(), 'tk, 1girl, smile\r\nsecond line\r\n');
+      assert.equal(s.chips.at(-1)?.text, 'smile');
+      await close(u);
+      assert.equal(readFileSync(file, 'utf8'), 'tk, 1girl\r\nsecond line\r\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('goes to the next and previous image by command with the focus outside the editor, in the same tab group', async () => {
+    const u12 = uri('dataset/img_train/5_tk girl/12.txt');
+    const u13 = uri('dataset/img_train/5_tk girl/13.txt');
+    await open(u12);
+    const column = customTab(u12)?.group.viewColumn;
+    // the keyboard focus in the Explorer: the tag editor is still the active editor
+    await vscode.commands.executeCommand('workbench.view.explorer');
+    const next = await vscode.commands.executeCommand<string>('loraWorkbench.tagEditor.nextImage');
+    assert.equal(next, u13.fsPath);
+    const tab13 = await until(() => customTab(u13), 'the tag editor on 13.txt');
+    assert.equal(tab13.group.viewColumn, column, 'same editor group');
+    await until(() => (customTab(u12) ? undefined : true), 'the 12.txt tab to be replaced');
+    assert.equal(tab13.group.tabs.filter((t) => t.input instanceof vscode.TabInputCustom && t.input.viewType === VIEW_TYPE).length, 1, 'one tag editor tab');
+    await vscode.commands.executeCommand('workbench.view.explorer');
+    const prev = await until(async () => {
+      const active = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+      return active instanceof vscode.TabInputCustom && active.uri.toString() === u13.toString()
+        ? vscode.commands.executeCommand<string>('loraWorkbench.tagEditor.previousImage')
+        : undefined;
+    }, '13.txt to be the active tab');
+    assert.equal(prev, u12.fsPath);
+    await until(() => customTab(u12), 'the tag editor on 12.txt again');
+    await until(() => (customTab(u13) ? undefined : true), 'the 13.txt tab to be replaced');
+    await close(u12);
   });
 
   it('opens from an image URI via the command, then goes to the next image in the same tab', async () => {
