@@ -6,6 +6,7 @@ import type { DatasetGroup } from '../../core/dataset/groups';
 import type { IndexedImage, SortKey } from '../../core/dataset/index';
 import type { BucketOptions, DiscoveredDataset, DiscoveredSubset } from '../../core/dataset/discovery';
 import { BucketSelector, checkBucketSettings } from '../../core/dataset/buckets';
+import { emptyFolderReason } from '../../core/dataset/treeOps';
 import { Commands, Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
 import { isInside, type DatasetOrigin, type DatasetsModel, type DatasetsSnapshot } from './model';
@@ -358,6 +359,8 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     if (!folder) return undefined;
     const nested = this.model.indexOf(folder.path)?.folder(folder.path)?.skipReason;
     if (nested) return nested;
+    const empty = emptyFolderReason(folder);
+    if (empty) return empty;
     const parent = this.model.current.origins.get(path.dirname(g.path));
     if (parent && !folder.concept.ok) return `it is inside ${path.basename(parent.file)}'s ${parent.option}, and ${folder.concept.reason.replace(/^no repeat count: /, '')}`;
     return undefined;
@@ -446,13 +449,15 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         const matching = this.matchCount(f.path);
         const problems = this.problemsInFolder(f.path);
         const meta = s?.metadataFile ? this.model.current.metadata.get(s.metadataFile) : undefined;
+        const empty = s ? undefined : emptyFolderReason(f);
+        if (empty) item.iconPath = new vscode.ThemeIcon('circle-slash');
         item.description = [
           concept,
           matching !== undefined ? `${matching} of ${plural(f.images.length, 'image')}` : plural(f.images.length, 'image'),
           problems ? plural(problems, 'problem') : '',
           node.isReg ? 'reg' : '',
           meta ? ('error' in meta ? 'metadata unreadable' : meta.total ? `${meta.resolved}/${meta.total} keys resolve` : '') : '',
-          s?.skipReason ? 'skipped' : '',
+          s?.skipReason || empty ? 'skipped' : '',
         ]
           .filter(Boolean)
           .join(' · ');
@@ -468,7 +473,8 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         }
         if (meta) md.appendMarkdown(`\n\n${'error' in meta ? meta.error : meta.message}`);
         if (s?.skipReason) md.appendMarkdown(`\n\nsd-scripts skips this subset: ${s.skipReason}`);
-        if (!f.concept.ok && !s && node.parentPath) md.appendMarkdown(`\n\n${f.concept.reason}`);
+        if (empty) md.appendMarkdown(`\n\n${empty}`);
+        else if (!f.concept.ok && !s && node.parentPath) md.appendMarkdown(`\n\n${f.concept.reason}`);
         item.tooltip = md;
         item.contextValue = 'dataset.folder';
         return item;
@@ -616,3 +622,4 @@ export function sidecarPathsOf(node: DatasetNode | undefined): string[] {
   if (node?.type !== 'image') return [];
   return Object.values(node.image.sidecars).map((n) => path.join(node.folder.path, n));
 }
+
