@@ -160,6 +160,22 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       const file = node && !(node instanceof vscode.Uri) && node.type === 'sidecar' ? node.file : fileOf(node) ?? folderOf(node);
       if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
     }),
+    // "Reveal in Datasets View" (the gallery's tile menu; also takes a Uri or a path)
+    vscode.commands.registerCommand(Commands.revealImageInDatasets, async (arg?: unknown): Promise<boolean> => {
+      const file = imagePathFromArg(arg);
+      if (!file) return false;
+      if (!model.current.scannedAt) await model.refresh();
+      const node = provider.imageNode(file);
+      if (!node) {
+        void vscode.window.showInformationMessage(
+          provider.filterActive ? `${path.basename(file)} is hidden by the Datasets view's filter.` : `${path.basename(file)} is not in a dataset the Datasets view shows.`,
+        );
+        return false;
+      }
+      await vscode.commands.executeCommand(`${Views.datasets}.focus`);
+      await view.reveal(node, { select: true, focus: true, expand: false });
+      return true;
+    }),
     vscode.commands.registerCommand(Commands.renameImage, async (node?: Target, newName?: string) => {
       const image = fileOf(node);
       if (!image) return false;
@@ -340,4 +356,12 @@ function clean(f: TreeFilter): TreeFilter {
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** An image path from a command argument: a Uri, a path, or a webview context (`lwbPath`). */
+export function imagePathFromArg(arg: unknown): string | undefined {
+  if (arg instanceof vscode.Uri) return arg.scheme === 'file' ? arg.fsPath : undefined;
+  if (typeof arg === 'string' && arg) return path.resolve(arg);
+  const p = (arg as { lwbPath?: unknown } | undefined)?.lwbPath;
+  return typeof p === 'string' && p ? path.resolve(p) : undefined;
 }

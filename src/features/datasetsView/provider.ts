@@ -216,6 +216,36 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     this.changed.fire(parent ?? undefined);
   }
 
+  /**
+   * The tree node of an image, building the path to it (dataset → concept folder → page of
+   * images) so that `TreeView.reveal` can select it. Undefined when no dataset holds the image or
+   * the filter hides it.
+   */
+  imageNode(file: string): DatasetNode | undefined {
+    const abs = path.resolve(file);
+    const dir = path.dirname(abs);
+    const group = this.getChildren().find((n) => n.type === 'group' && (n.group.path === dir || n.group.folders.some((f) => f.path === dir)));
+    if (!group || group.type !== 'group') return undefined;
+    let parent: DatasetNode = group;
+    if (group.group.kind === 'kohyaFolder') {
+      const folder = this.getChildren(group).find((n) => n.type === 'folder' && n.folder.path === dir);
+      if (!folder) return undefined;
+      parent = folder;
+    }
+    const find = (): DatasetNode | undefined => this.getChildren(parent).find((n) => n.type === 'image' && path.join(n.folder.path, n.image.name) === abs);
+    let hit = find();
+    if (!hit) {
+      // beyond the first page: show every page up to it
+      const total = this.query(dir, 0)?.total ?? this.model.folderScan(dir)?.images.length ?? 0;
+      if ((this.shown.get(dir) ?? PAGE_SIZE) < total) {
+        this.shown.set(dir, total);
+        this.changed.fire(parent);
+        hit = find();
+      }
+    }
+    return hit;
+  }
+
   getParent(node: DatasetNode): DatasetNode | undefined {
     if (node.type === 'image' || node.type === 'more') {
       const dir = node.folder.path;
