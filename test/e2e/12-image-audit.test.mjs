@@ -2,9 +2,10 @@
 // the sample dataset, in a real VS Code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
 import { makeBadImageFolder } from '../fixtures/audit-images/badFolder.mjs';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'audit-images');
@@ -34,7 +35,7 @@ test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, a
   const r = JSON.parse(readFileSync(env.results, 'utf8'));
   const ours = r.tests.filter((x) => /^(image audit|Buckets view) /.test(x.fullTitle));
   for (const x of ours) t.diagnostic(`${x.state} ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
-  assert.equal(ours.length, 5);
+  assert.equal(ours.length, 6);
   assert.deepEqual(ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`), []);
 });
 
@@ -111,6 +112,41 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
     await markers.filter({ hasText: 'not an image.png' }).first().waitFor({ timeout: 15_000 });
     await page.mouse.move(700, 200);
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems')}`);
+
+    // the duplicate's fix: Fix Image Problem… → the duplicate → "Move … to the trash" → a modal
+    // dialog → confirmed: the image and its caption are gone (to the trash), so is the problem
+    await filter.fill('Same content as dup');
+    await markers.filter({ hasText: 'Same content as dup' }).first().waitFor({ timeout: 30_000 });
+    await runCommand(page, 'LoRA Workbench: Fix Image Problem');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill('dup');
+    const candidate = page.locator('.quick-input-list .monaco-list-row', { hasText: /Move dup [ab]\.png, dup [ab]\.txt to the trash/ }).first();
+    await candidate.waitFor({ timeout: 15_000 });
+    const dupName = /Move (dup [ab]\.png)/.exec(await candidate.innerText())?.[1];
+    assert.ok(dupName, 'the duplicate offered for the trash');
+    const kept = dupName === 'dup a.png' ? 'dup b.png' : 'dup a.png';
+    await candidate.click();
+    const choice = page.locator('.quick-input-list .monaco-list-row', { hasText: 'to the trash' }).first();
+    await choice.waitFor({ timeout: 15_000 });
+    await choice.click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    const said = (await dialog.innerText()).replace(/\u00a0/g, ' ');
+    assert.match(said, /Move 2 file\(s\) to the trash\?/);
+    assert.ok(said.includes(dupName) && said.includes(dupName.replace('.png', '.txt')), said);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-trash')}`);
+    await dialog.locator('.monaco-button', { hasText: 'Move to Trash' }).click();
+    const folder = join(parent, '3_bad images');
+    await waitFor(() => !existsSync(join(folder, dupName)) && !existsSync(join(folder, dupName.replace('.png', '.txt'))), 20_000, 'the duplicate and its caption to go');
+    assert.ok(existsSync(join(folder, kept)), `${kept} stays`);
+    // in the trash (code-server has no trash of its own: the freedesktop one), restorable
+    const trashInfo = join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'Trash', 'info');
+    const infos = readdirSync(trashInfo).filter((n) => n.endsWith('.trashinfo'));
+    const ours = infos.filter((n) => readFileSync(join(trashInfo, n), 'utf8').includes(encodeURI(join(folder, dupName))));
+    assert.equal(ours.length >= 1, true, `a .trashinfo for ${dupName} in ${trashInfo}`);
+    await markers.filter({ hasText: 'Same content as dup' }).first().waitFor({ state: 'detached', timeout: 30_000 });
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-trash-done')}`);
     await filter.fill('');
   } catch (e) {
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems-failure')}`);

@@ -336,7 +336,7 @@ function companions(model: DatasetsModel, node: Target, image: string): string[]
 }
 
 /** VS Code's trash where the file system has one, else the freedesktop trash (code-server, VS Code server). */
-async function trash(file: string): Promise<TrashedFile> {
+export async function trash(file: string): Promise<TrashedFile> {
   try {
     await vscode.workspace.fs.delete(vscode.Uri.file(file), { useTrash: true, recursive: false });
     return { file, trashed: 'trash' };
