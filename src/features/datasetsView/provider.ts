@@ -316,6 +316,12 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
       if (folder.images.length > limit) nodes.push(this.node({ type: 'more', id: `more:${folder.path}`, folder, shown: limit }));
     }
     if (!this.filterActive) {
+      // names that are not valid UTF-8 (they cannot be opened by name) and broken links
+      for (const issue of this.model.indexOf(folder.path)?.issues ?? []) {
+        if ((issue.code !== 'invalidName' && issue.code !== 'unreadableFile') || path.dirname(issue.path) !== folder.path) continue;
+        const why = issue.code === 'invalidName' ? 'its name is not valid UTF-8' : issue.reason;
+        nodes.push({ type: 'message', text: `${path.basename(issue.path)} is left out: ${why}`, tooltip: issue.reason });
+      }
       for (const ig of folder.ignored) {
         nodes.push({
           type: 'message',
