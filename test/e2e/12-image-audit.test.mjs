@@ -101,9 +101,12 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
       ['No image with this name', /lwb\.captionWithoutImage/],
     ];
     for (const [text, code] of checks) {
-      await filter.fill(text);
       const row = markers.filter({ hasText: text }).first();
-      await row.waitFor({ timeout: 90_000 });
+      // the panel may re-render while the audit publishes (and drop what was typed): type again
+      await waitFor(async () => {
+        if ((await filter.inputValue().catch(() => '')) !== text) await filter.fill(text).catch(() => {});
+        return row.isVisible().catch(() => false);
+      }, 90_000, `the problem "${text}"`);
       assert.match(await row.innerText(), code, text);
     }
     // the whole folder, errors first
