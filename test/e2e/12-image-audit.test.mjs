@@ -2,7 +2,7 @@
 // the sample dataset, in a real VS Code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
@@ -73,6 +73,57 @@ test('the Buckets view shows the sample dataset as its training config buckets i
     t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-view-failure')}`);
     throw e;
   } finally {
+    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
+    await widenSidebar(page, -260).catch(() => {});
+    await browser.close();
+  }
+});
+
+test('the Buckets view buckets each dataset of a dataset config with its own settings', { timeout: 180_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  const dir = join(env.workspace, 'dsconf-e2e');
+  const sample = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
+  let datasetsHeader;
+  try {
+    // two datasets: 1024² with buckets on and batch 2; 512² with bucketing off (the default);
+    // one subset folder without images
+    for (const [folder, names] of [['a', ['1', '2', '3']], ['b', ['4', '5']], ['1_empty', []]]) {
+      mkdirSync(join(dir, folder), { recursive: true });
+      for (const n of names) copyFileSync(join(sample, `${n}.png`), join(dir, folder, `${n}.png`));
+    }
+    const d = (f) => join(dir, f).replace(/\\/g, '/');
+    writeFileSync(
+      join(dir, 'datasets.toml'),
+      `[[datasets]]\nresolution = 1024\nbatch_size = 2\nenable_bucket = true\n\n  [[datasets.subsets]]\n  image_dir = '${d('a')}'\n  num_repeats = 2\n\n` +
+        `[[datasets]]\nresolution = 512\n\n  [[datasets.subsets]]\n  image_dir = '${d('b')}'\n\n  [[datasets.subsets]]\n  image_dir = '${d('1_empty')}'\n`,
+    );
+    const view = await openLoraContainer(page);
+    await hidePanel(page);
+    await widenSidebar(page, 260);
+    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
+    await header.waitFor({ timeout: 30_000 });
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
+    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
+    const rows = pane.locator('.monaco-list-row');
+    const run = rows.filter({ hasText: 'dsconf-e2e/datasets.toml' }).first();
+    // 512×704 → 768×1024 with buckets: 3 images × 2 = 6 samples, 3 batches; 2 images at 512×512, 2 batches
+    await waitFor(async () => /5 steps\/epoch · 2 datasets/.test(((await run.innerText().catch(() => '')) || '').replace(/\u00a0/g, ' ')), 90_000, 'the dataset config run');
+    const first = rows.filter({ hasText: 'datasets[0]' }).first();
+    await first.waitFor({ timeout: 15_000 });
+    assert.match((await first.innerText()).replace(/\u00a0/g, ' '), /1024×1024 · buckets 256–1024 \/64 · batch 2 · 3 images · 3 batches/);
+    const second = rows.filter({ hasText: 'datasets[1]' }).first();
+    assert.match((await second.innerText()).replace(/\u00a0/g, ' '), /512×512 · bucketing off · batch 1 · 2 images · 2 batches/);
+    await rows.filter({ hasText: /subsets\[1\] \(1_empty\) is left out/ }).first().waitFor({ timeout: 15_000 });
+    assert.match((await rows.filter({ hasText: '768×1024' }).first().innerText()).replace(/\u00a0/g, ' '), /3 images · 6 with repeats · 3 batches/);
+    await page.mouse.move(900, 450);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-dataset-config')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-dataset-config-failure')}`);
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
     await widenSidebar(page, -260).catch(() => {});
     await browser.close();
