@@ -12,7 +12,6 @@
  *
  * Pure TypeScript (no `vscode`, no I/O: image lists and sizes come from the caller).
  */
-import * as path from 'node:path';
 import { computeBuckets, type BucketInputImage, type BucketReport, type BucketRunOptions } from './buckets';
 import type { DiscoveredDataset } from './discovery';
 
@@ -138,10 +137,4 @@ export function bucketDatasetConfig(
   const accum = Math.max(1, Math.trunc(training.gradientAccumulationSteps ?? 1));
   out.stepsPerEpoch = Math.ceil(out.batchesPerEpoch / procs / accum);
   return out;
-}
-
-/** "datasets[0] · 5_tk girl ×10, reg 1_girl ×1" for a tooltip. */
-export function describeConfigDataset(d: ConfigDatasetBuckets): string {
-  const subs = d.subsets.map((s) => `${s.isReg ? 'reg ' : ''}${s.imageDir ? path.basename(s.imageDir) : s.label} ×${s.numRepeats}${s.skipped ? ' (skipped)' : ''}`);
-  return `${d.label}: ${subs.join(', ')}`;
 }
