@@ -136,6 +136,22 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     assert.match((await renamedConcept.innerText()).replace(NBSP, ' '), /6× · "e2e" · 1 image/);
     assert.ok(existsSync(join(copy, '6_e2e', 'e2.png')));
     t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-commands')}`);
+
+    // a new concept folder shows at once, empty, with the reason sd-scripts leaves it out
+    await contextMenu(page, copyRow, 'New Concept Folder');
+    const tokensInput = page.locator('.quick-input-widget input.input');
+    await tokensInput.waitFor();
+    await tokensInput.fill('new dog');
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget', { hasText: 'repeats' }).first().waitFor({ timeout: 10_000 });
+    await tokensInput.fill('3');
+    await page.keyboard.press('Enter');
+    const emptyConcept = rows.filter({ hasText: '3_new dog' }).first();
+    await emptyConcept.waitFor({ timeout: 15_000 });
+    assert.ok(existsSync(join(copy, '3_new dog')));
+    assert.match((await emptyConcept.innerText()).replace(/[\s\u00a0]+/g, ' '), /3× · "new dog" · 0 images · skipped/);
+    await page.mouse.move(700, 450);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-empty-concept')}`);
   } finally {
     rmSync(copy, { recursive: true, force: true });
     await browser.close();

@@ -301,9 +301,9 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
         return undefined;
       }
       await vscode.workspace.fs.createDirectory(vscode.Uri.file(dir));
+      // the tree lists it at once (0 images, with the reason sd-scripts leaves it out until it has some)
       await model.applyChanges([dir]);
-      void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
-      void vscode.window.showInformationMessage(`Created ${r.name}. It shows here once it holds images.`);
+      void vscode.window.showInformationMessage(`Created ${r.name}: add its images (sd-scripts leaves out a concept folder without images).`);
       return dir;
     }),
   );
