@@ -59,7 +59,7 @@ test('the gallery shows thumbnails, filters by tag expression, selects and opens
     t.diagnostic(`screenshot: ${await screenshot(page, 'gallery')}`);
 
     // a tile's context menu: the reveal commands (no system file manager in a browser window)
-    await frame.locator('.cell', { hasText: '3.png' }).first().click({ button: 'right' });
+    await frame.locator('.cell', { has: frame.locator('.name', { hasText: /^3\.png$/ }) }).first().click({ button: 'right' });
     const menu = page.locator('.context-view .monaco-menu');
     await menu.waitFor({ timeout: 15_000 });
     const menuItems = (await menu.locator('.action-item .action-label').allInnerTexts()).map((x) => x.trim()).filter(Boolean);
