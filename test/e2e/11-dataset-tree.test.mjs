@@ -25,6 +25,21 @@ async function contextMenu(page, row, label) {
   }
 }
 
+/** A context-menu command that asks with an input box: the menu again if no input box comes. */
+async function contextMenuInput(page, row, label) {
+  const input = page.locator('.quick-input-widget input.input');
+  for (let attempt = 1; ; attempt++) {
+    await contextMenu(page, row, label);
+    try {
+      await input.waitFor({ timeout: 10_000 });
+      return input;
+    } catch (e) {
+      await screenshot(page, `dataset-tree-no-input-${attempt}`);
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
 test('the Datasets tree describes images, filters, and renames, trashes and re-repeats from its context menu', { timeout: 300_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
   const copy = join(env.workspace, 'tree_e2e');
@@ -126,9 +141,7 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     await rows.filter({ hasText: /^renamed\.png/ }).first().waitFor({ state: 'detached', timeout: 15_000 });
 
     // change repeats: the folder is renamed
-    await contextMenu(page, e2eConcept, 'Change Repeats');
-    const repeatsInput = page.locator('.quick-input-widget input.input');
-    await repeatsInput.waitFor();
+    const repeatsInput = await contextMenuInput(page, e2eConcept, 'Change Repeats');
     await repeatsInput.fill('6');
     await page.keyboard.press('Enter');
     const renamedConcept = rows.filter({ hasText: '6_e2e' }).first();
@@ -138,9 +151,7 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-commands')}`);
 
     // a new concept folder shows at once, empty, with the reason sd-scripts leaves it out
-    await contextMenu(page, copyRow, 'New Concept Folder');
-    const tokensInput = page.locator('.quick-input-widget input.input');
-    await tokensInput.waitFor();
+    const tokensInput = await contextMenuInput(page, copyRow, 'New Concept Folder');
     await tokensInput.fill('new dog');
     await page.keyboard.press('Enter');
     await page.locator('.quick-input-widget', { hasText: 'repeats' }).first().waitFor({ timeout: 10_000 });
@@ -152,6 +163,9 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     assert.match((await emptyConcept.innerText()).replace(/[\s\u00a0]+/g, ' '), /3× · "new dog" · 0 images · skipped/);
     await page.mouse.move(700, 450);
     t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-empty-concept')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-failure')}`);
+    throw e;
   } finally {
     rmSync(copy, { recursive: true, force: true });
     await browser.close();
