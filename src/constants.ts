@@ -45,6 +45,11 @@ export const Commands = {
   deleteImage: 'loraWorkbench.datasets.deleteImage',
   changeRepeats: 'loraWorkbench.datasets.changeRepeats',
   newConceptFolder: 'loraWorkbench.datasets.newConceptFolder',
+  // --- reveal an image from the gallery's tile menu (explorer2) ---
+  revealImageInDatasets: 'loraWorkbench.datasets.revealImage',
+  galleryRevealInOS: 'loraWorkbench.gallery.revealInOS',
+  galleryRevealInFinder: 'loraWorkbench.gallery.revealInFinder',
+  galleryRevealInExplorerView: 'loraWorkbench.gallery.revealInExplorerView',
   // --- image audit and buckets (src/features/imageAudit, src/features/buckets) ---
   runImageAudit: 'loraWorkbench.runImageAudit',
   fixImageProblem: 'loraWorkbench.fixImageProblem',

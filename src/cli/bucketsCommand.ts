@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { previewBucketsIntoMetadata, type BucketPreviewOptions } from '../core/dataset/bucketPreview';
 import { mergeCaptionsAndTags, readMetadata, writeMetadata, type Metadata } from '../core/dataset/metadata';
 import { DatasetIndex, type IndexedFolder } from '../core/dataset/index';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport } from '../core/dataset/buckets';
+import { bucketDatasetConfig, type FolderImages } from '../core/dataset/datasetConfigBuckets';
+import { readDatasetConfig } from '../core/dataset/discovery';
 import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const BUCKETS_HELP = `Usage: lwb buckets <folder> --resolution W,H [options]
+       lwb buckets --dataset-config <datasets.toml> [--grad-accum N] [--summary] [--json]
 
 Shows how sd-scripts buckets the images in <folder> (a train_data_dir with N_name concept
 folders, one concept folder, or a plain image folder): each image's bucket and resized size,
@@ -32,6 +36,11 @@ Options:
                            subfolders are included unless --depth 0; keys are full paths.
   --in-json <file>         With --into-meta: the metadata to start from (meta_clean.json);
                            default: built from the .caption and .txt files
+  --dataset-config <file>  Bucket the [[datasets]] of a --dataset_config TOML instead, each
+                           with its own resolution, bucket settings, batch size and subset
+                           repeats (subset → dataset → [general] → defaults); the batches of
+                           all datasets add up to one epoch. Relative image_dir paths are
+                           read from the current folder, as sd-scripts does.
   --summary                The bucket table only, not every image
   --json                   Print the report as JSON
   -h, --help               Show this help
@@ -89,11 +98,18 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
     json: { type: 'boolean', default: false },
     'into-meta': { type: 'string' },
     'in-json': { type: 'string' },
+    'dataset-config': { type: 'string' },
   });
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(BUCKETS_HELP);
     return EXIT.ok;
+  }
+  if (values['dataset-config'] !== undefined) {
+    if (positionals.length > 0 || values.resolution !== undefined || values.reg !== undefined || values['into-meta'] !== undefined) {
+      throw new UsageError('--dataset-config takes its folders and settings from the file: no folder, --resolution, --reg or --into-meta');
+    }
+    return datasetConfigBuckets(values['dataset-config'], int('grad-accum', values['grad-accum']) ?? 1, !!values.summary, !!values.json, io);
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'buckets needs a folder' : 'buckets takes one folder');
   const resolution = parseResolution(values.resolution);
@@ -154,6 +170,53 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
     return EXIT.problem;
   }
   return EXIT.ok;
+}
+
+/** `--dataset-config`: every `[[datasets]]` entry bucketed with its own settings. */
+async function datasetConfigBuckets(file: string, gradientAccumulationSteps: number, summary: boolean, json: boolean, io: CliIo): Promise<number> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    io.err(`lwb buckets: ${abs} cannot be read: ${(e as Error).message}\n`);
+    return EXIT.input;
+  }
+  const parsed = readDatasetConfig(text, abs, process.cwd());
+  if (parsed.error) {
+    io.err(`lwb buckets: ${parsed.error}\n`);
+    return EXIT.input;
+  }
+  const listed = new Map<string, FolderImages | undefined>();
+  for (const d of parsed.datasets) {
+    for (const s of d.subsets) {
+      if (!s.imageDir || listed.has(s.imageDir) || d.style !== 'dreambooth') continue;
+      const index = await DatasetIndex.build(s.imageDir, { depth: 0 });
+      const f = index.folder(s.imageDir);
+      listed.set(
+        s.imageDir,
+        f ? { images: f.images.map((n) => index.image(path.join(f.path, n))).filter((i) => i !== undefined).map((i) => ({ file: i.path, width: i.width ?? 0, height: i.height ?? 0 })), pending: 0 } : undefined,
+      );
+    }
+  }
+  const r = bucketDatasetConfig(parsed.datasets, (dir) => listed.get(dir), { gradientAccumulationSteps });
+  if (json) io.out(JSON.stringify({ config: abs, ...r }, null, 2) + '\n');
+  else {
+    const out: string[] = [];
+    for (const d of r.datasets) {
+      out.push(`[${d.label}] ${d.subsets.map((s) => `${s.imageDir ? path.relative(process.cwd(), s.imageDir) || '.' : s.label} ×${s.numRepeats}${s.isReg ? ' reg' : ''}`).join(', ')}`);
+      for (const s of d.subsets) if (s.skipped) out.push(`? ${s.label}: left out: ${s.skipped}`);
+      for (const n of d.notes) out.push(`? ${n}`);
+      if (d.report) out.push(formatBuckets(d.report, process.cwd(), summary).trimEnd());
+      out.push('');
+    }
+    for (const e of r.errors) out.push(`! ${e}`);
+    out.push(`${r.datasets.length} dataset${r.datasets.length === 1 ? '' : 's'}: ${r.batchesPerEpoch} batches per epoch, ${r.stepsPerEpoch} steps per epoch`);
+    io.out(out.join('\n') + '\n');
+  }
+  const stops = [...r.errors, ...r.datasets.flatMap((d) => d.report?.errors ?? [])];
+  for (const e of stops) io.err(`lwb buckets: ${e}\n`);
+  return stops.length ? EXIT.problem : EXIT.ok;
 }
 
 /** `--into-meta`: the bucket preview of prepare_buckets_latents, written atomically. */

@@ -25,6 +25,21 @@ async function contextMenu(page, row, label) {
   }
 }
 
+/** A context-menu command that asks with an input box: the menu again if no input box comes. */
+async function contextMenuInput(page, row, label) {
+  const input = page.locator('.quick-input-widget input.input');
+  for (let attempt = 1; ; attempt++) {
+    await contextMenu(page, row, label);
+    try {
+      await input.waitFor({ timeout: 10_000 });
+      return input;
+    } catch (e) {
+      await screenshot(page, `dataset-tree-no-input-${attempt}`);
+      if (attempt >= 2) throw e;
+    }
+  }
+}
+
 test('the Datasets tree describes images, filters, and renames, trashes and re-repeats from its context menu', { timeout: 300_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
   const copy = join(env.workspace, 'tree_e2e');
@@ -51,7 +66,11 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     const image = conceptRow.locator('xpath=..').locator(`:scope > .monaco-list-row[data-index="${conceptIndex + 1}"]`);
     // the click expands the concept, but its children are rendered a moment later: until then the
     // row after it is the next dataset
-    await waitFor(async () => /^1\.png/.test(await image.innerText({ timeout: 1000 }).catch(() => '')), 15_000, '1.png under the concept');
+    // (under load the click can land while a hover opens and not expand it: click again then)
+    await waitFor(async () => {
+      if ((await conceptRow.getAttribute('aria-expanded').catch(() => 'true')) === 'false') await clickRow(page, conceptRow).catch(() => {});
+      return /^1\.png/.test(await image.innerText({ timeout: 1000 }).catch(() => ''));
+    }, 30_000, '1.png under the concept');
     assert.match(await image.innerText(), /^1\.png/);
     await waitFor(async () => /\d+×\d+ · bucket \d+×\d+ · \d+ tags/.test(await image.innerText()), 30_000, 'the image description');
     t.diagnostic(`1.png: ${(await image.innerText()).replace(/\n/g, ' ')}`);
@@ -126,9 +145,7 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     await rows.filter({ hasText: /^renamed\.png/ }).first().waitFor({ state: 'detached', timeout: 15_000 });
 
     // change repeats: the folder is renamed
-    await contextMenu(page, e2eConcept, 'Change Repeats');
-    const repeatsInput = page.locator('.quick-input-widget input.input');
-    await repeatsInput.waitFor();
+    const repeatsInput = await contextMenuInput(page, e2eConcept, 'Change Repeats');
     await repeatsInput.fill('6');
     await page.keyboard.press('Enter');
     const renamedConcept = rows.filter({ hasText: '6_e2e' }).first();
@@ -136,6 +153,23 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     assert.match((await renamedConcept.innerText()).replace(NBSP, ' '), /6× · "e2e" · 1 image/);
     assert.ok(existsSync(join(copy, '6_e2e', 'e2.png')));
     t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-commands')}`);
+
+    // a new concept folder shows at once, empty, with the reason sd-scripts leaves it out
+    const tokensInput = await contextMenuInput(page, copyRow, 'New Concept Folder');
+    await tokensInput.fill('new dog');
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget', { hasText: 'repeats' }).first().waitFor({ timeout: 10_000 });
+    await tokensInput.fill('3');
+    await page.keyboard.press('Enter');
+    const emptyConcept = rows.filter({ hasText: '3_new dog' }).first();
+    await emptyConcept.waitFor({ timeout: 15_000 });
+    assert.ok(existsSync(join(copy, '3_new dog')));
+    assert.match((await emptyConcept.innerText()).replace(/[\s\u00a0]+/g, ' '), /3× · "new dog" · 0 images · skipped/);
+    await page.mouse.move(700, 450);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-empty-concept')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree-failure')}`);
+    throw e;
   } finally {
     rmSync(copy, { recursive: true, force: true });
     await browser.close();

@@ -2,9 +2,10 @@
 // the sample dataset, in a real VS Code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
 import { makeBadImageFolder } from '../fixtures/audit-images/badFolder.mjs';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'audit-images');
@@ -34,7 +35,7 @@ test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, a
   const r = JSON.parse(readFileSync(env.results, 'utf8'));
   const ours = r.tests.filter((x) => /^(image audit|Buckets view) /.test(x.fullTitle));
   for (const x of ours) t.diagnostic(`${x.state} ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
-  assert.equal(ours.length, 5);
+  assert.equal(ours.length, 6);
   assert.deepEqual(ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`), []);
 });
 
@@ -78,6 +79,57 @@ test('the Buckets view shows the sample dataset as its training config buckets i
   }
 });
 
+test('the Buckets view buckets each dataset of a dataset config with its own settings', { timeout: 180_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  const dir = join(env.workspace, 'dsconf-e2e');
+  const sample = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
+  let datasetsHeader;
+  try {
+    // two datasets: 1024² with buckets on and batch 2; 512² with bucketing off (the default);
+    // one subset folder without images
+    for (const [folder, names] of [['a', ['1', '2', '3']], ['b', ['4', '5']], ['1_empty', []]]) {
+      mkdirSync(join(dir, folder), { recursive: true });
+      for (const n of names) copyFileSync(join(sample, `${n}.png`), join(dir, folder, `${n}.png`));
+    }
+    const d = (f) => join(dir, f).replace(/\\/g, '/');
+    writeFileSync(
+      join(dir, 'datasets.toml'),
+      `[[datasets]]\nresolution = 1024\nbatch_size = 2\nenable_bucket = true\n\n  [[datasets.subsets]]\n  image_dir = '${d('a')}'\n  num_repeats = 2\n\n` +
+        `[[datasets]]\nresolution = 512\n\n  [[datasets.subsets]]\n  image_dir = '${d('b')}'\n\n  [[datasets.subsets]]\n  image_dir = '${d('1_empty')}'\n`,
+    );
+    const view = await openLoraContainer(page);
+    await hidePanel(page);
+    await widenSidebar(page, 260);
+    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
+    await header.waitFor({ timeout: 30_000 });
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
+    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
+    const rows = pane.locator('.monaco-list-row');
+    const run = rows.filter({ hasText: 'dsconf-e2e/datasets.toml' }).first();
+    // 512×704 → 768×1024 with buckets: 3 images × 2 = 6 samples, 3 batches; 2 images at 512×512, 2 batches
+    await waitFor(async () => /5 steps\/epoch · 2 datasets/.test(((await run.innerText().catch(() => '')) || '').replace(/\u00a0/g, ' ')), 90_000, 'the dataset config run');
+    const first = rows.filter({ hasText: 'datasets[0]' }).first();
+    await first.waitFor({ timeout: 15_000 });
+    assert.match((await first.innerText()).replace(/\u00a0/g, ' '), /1024×1024 · buckets 256–1024 \/64 · batch 2 · 3 images · 3 batches/);
+    const second = rows.filter({ hasText: 'datasets[1]' }).first();
+    assert.match((await second.innerText()).replace(/\u00a0/g, ' '), /512×512 · bucketing off · batch 1 · 2 images · 2 batches/);
+    await rows.filter({ hasText: /subsets\[1\] \(1_empty\) is left out/ }).first().waitFor({ timeout: 15_000 });
+    assert.match((await rows.filter({ hasText: '768×1024' }).first().innerText()).replace(/\u00a0/g, ' '), /3 images · 6 with repeats · 3 batches/);
+    await page.mouse.move(900, 450);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-dataset-config')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-dataset-config-failure')}`);
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
+    await widenSidebar(page, -260).catch(() => {});
+    await browser.close();
+  }
+});
+
 test('the Problems panel lists the audit problems of a bad-image folder', { timeout: 240_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
   const parent = join(env.workspace, 'audit-e2e');
@@ -100,9 +152,12 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
       ['No image with this name', /lwb\.captionWithoutImage/],
     ];
     for (const [text, code] of checks) {
-      await filter.fill(text);
       const row = markers.filter({ hasText: text }).first();
-      await row.waitFor({ timeout: 90_000 });
+      // the panel may re-render while the audit publishes (and drop what was typed): type again
+      await waitFor(async () => {
+        if ((await filter.inputValue().catch(() => '')) !== text) await filter.fill(text).catch(() => {});
+        return row.isVisible().catch(() => false);
+      }, 90_000, `the problem "${text}"`);
       assert.match(await row.innerText(), code, text);
     }
     // the whole folder, errors first
@@ -111,6 +166,46 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
     await markers.filter({ hasText: 'not an image.png' }).first().waitFor({ timeout: 15_000 });
     await page.mouse.move(700, 200);
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems')}`);
+
+    // the duplicate's fix: Fix Image Problem… → the duplicate → "Move … to the trash" → a modal
+    // dialog → confirmed: the image and its caption are gone (to the trash), so is the problem
+    await filter.fill('Same content as dup');
+    await markers.filter({ hasText: 'Same content as dup' }).first().waitFor({ timeout: 30_000 });
+    await runCommand(page, 'LoRA Workbench: Fix Image Problem');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill('dup');
+    const candidate = page.locator('.quick-input-list .monaco-list-row', { hasText: /Move dup [ab]\.png, dup [ab]\.txt to the trash/ }).first();
+    await candidate.waitFor({ timeout: 15_000 });
+    const dupName = /Move (dup [ab]\.png)/.exec(await candidate.innerText())?.[1];
+    assert.ok(dupName, 'the duplicate offered for the trash');
+    const kept = dupName === 'dup a.png' ? 'dup b.png' : 'dup a.png';
+    await candidate.click();
+    const choice = page.locator('.quick-input-list .monaco-list-row', { hasText: 'to the trash' }).first();
+    await choice.waitFor({ timeout: 15_000 });
+    await choice.click();
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    const said = (await dialog.innerText()).replace(/\u00a0/g, ' ');
+    assert.match(said, /Move 2 file\(s\) to the trash\?/);
+    assert.ok(said.includes(dupName) && said.includes(dupName.replace('.png', '.txt')), said);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-trash')}`);
+    await dialog.locator('.monaco-button', { hasText: 'Move to Trash' }).click();
+    const folder = join(parent, '3_bad images');
+    await waitFor(() => !existsSync(join(folder, dupName)) && !existsSync(join(folder, dupName.replace('.png', '.txt'))), 20_000, 'the duplicate and its caption to go');
+    assert.ok(existsSync(join(folder, kept)), `${kept} stays`);
+    // in the trash (code-server has no trash of its own: the freedesktop one), restorable
+    const trashInfo = join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'Trash', 'info');
+    const infos = readdirSync(trashInfo).filter((n) => n.endsWith('.trashinfo'));
+    const ours = infos.filter((n) => readFileSync(join(trashInfo, n), 'utf8').includes(encodeURI(join(folder, dupName))));
+    assert.equal(ours.length >= 1, true, `a .trashinfo for ${dupName} in ${trashInfo}`);
+    // with the filter typed (again, if the panel dropped it), no duplicate problem is left
+    await waitFor(async () => {
+      if ((await filter.inputValue().catch(() => '')) !== 'Same content as dup') await filter.fill('Same content as dup').catch(() => {});
+      const none = await page.locator('.markers-panel', { hasText: /No results found with provided filter criteria/ }).first().isVisible().catch(() => false);
+      return none && (await markers.filter({ hasText: 'Same content as dup' }).count()) === 0 && (await filter.inputValue().catch(() => '')) === 'Same content as dup';
+    }, 30_000, 'the duplicate problems to go');
+    t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-trash-done')}`);
     await filter.fill('');
   } catch (e) {
     t.diagnostic(`screenshot: ${await screenshot(page, 'image-audit-problems-failure')}`);

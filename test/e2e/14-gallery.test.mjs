@@ -58,6 +58,23 @@ test('the gallery shows thumbnails, filters by tag expression, selects and opens
     assert.match(await frame.locator('.cell .tags').first().innerText(), /^tk, 1girl, solo/);
     t.diagnostic(`screenshot: ${await screenshot(page, 'gallery')}`);
 
+    // a tile's context menu: the reveal commands (no system file manager in a browser window)
+    await frame.locator('.cell', { has: frame.locator('.name', { hasText: /^3\.png$/ }) }).first().click({ button: 'right' });
+    const menu = page.locator('.context-view .monaco-menu');
+    await menu.waitFor({ timeout: 15_000 });
+    const menuItems = (await menu.locator('.action-item .action-label').allInnerTexts()).map((x) => x.trim()).filter(Boolean);
+    assert.ok(menuItems.includes('Reveal in Explorer View') && menuItems.includes('Reveal in Datasets View'), `menu: ${menuItems.join(', ')}`);
+    assert.ok(!menuItems.includes('Reveal in File Explorer'), 'no OS file manager in code-server');
+    assert.equal((await counts(frame)).selected, 1, 'the right-clicked tile is selected');
+    t.diagnostic(`screenshot: ${await screenshot(page, 'gallery-context-menu')}`);
+    await page.locator('.context-view .action-item', { hasText: 'Reveal in Datasets View' }).first().click();
+    // the Datasets view comes up with the image selected
+    const revealed = page.locator('.part.sidebar .monaco-list-row.selected', { hasText: /(^|\s)3\.png/ }).first();
+    await revealed.waitFor({ timeout: 20_000 });
+    t.diagnostic(`screenshot: ${await screenshot(page, 'gallery-reveal-datasets')}`);
+    await page.locator('.tabs-container .tab', { hasText: 'Gallery: img_train' }).first().click();
+    await frame.locator('main[aria-busy="false"]').waitFor({ timeout: 30_000 });
+
     // a tag expression: the expected count comes from the files themselves
     const expr = '1girl AND (dress OR skirt) AND NOT "santa hat"';
     const expected = sampleTags().filter((tags) => tags.includes('1girl') && (tags.includes('dress') || tags.includes('skirt')) && !tags.includes('santa_hat')).length;

@@ -104,3 +104,56 @@ describe('lwb buckets text output', () => {
     assert.match(r.out, /2 buckets, 2 batches per epoch, 2 steps per epoch/);
   });
 });
+
+describe('lwb buckets --dataset-config', () => {
+  it('buckets each [[datasets]] entry with its own settings and adds their batches (hand-computed)', (t) => {
+    const dir = tempDir(t);
+    const put = (folder: string, sizes: Array<[string, number, number]>): string => {
+      mkdirSync(path.join(dir, folder), { recursive: true });
+      for (const [n, w, h] of sizes) writeFileSync(path.join(dir, folder, n), png(w, h));
+      return path.join(dir, folder).replace(/\\/g, '/');
+    };
+    // 1920×1080 and 800×600 at a tenth of the size keep their aspect: buckets 1024×576 and 1024×768
+    const a = put('a', [['wide.png', 192, 108], ['four-three.png', 80, 60], ['square.png', 64, 64]]);
+    const b = put('b', [['x.png', 30, 90], ['y.png', 200, 50]]);
+    const file = path.join(dir, 'datasets.toml');
+    writeFileSync(
+      file,
+      `[general]\nnum_repeats = 2\n\n[[datasets]]\nresolution = 1024\nenable_bucket = true\nbatch_size = 2\n  [[datasets.subsets]]\n  image_dir = '${a}'\n\n` +
+        `[[datasets]]\nresolution = 512\nbatch_size = 4\n  [[datasets.subsets]]\n  image_dir = '${b}'\n  num_repeats = 5\n  [[datasets.subsets]]\n  image_dir = '${a}/missing'\n`,
+    );
+    const r = lwb('buckets', '--dataset-config', file, '--grad-accum', '2', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as {
+      datasets: Array<{ label: string; report?: { buckets: Array<{ reso: number[]; samples: number; batches: number }> }; subsets: Array<{ skipped?: string }> }>;
+      batchesPerEpoch: number;
+      stepsPerEpoch: number;
+    };
+    // dataset 0: three buckets of one image × 2 repeats, batch 2 → 1 batch each
+    assert.deepEqual(j.datasets[0]?.report?.buckets.map((x) => [x.reso.join('×'), x.samples, x.batches]), [['1024×576', 2, 1], ['1024×768', 2, 1], ['1024×1024', 2, 1]]);
+    // dataset 1: bucketing off, 2 images × 5 = 10 samples, batch 4 → 3 batches; the missing folder is left out
+    assert.deepEqual(j.datasets[1]?.report?.buckets.map((x) => [x.reso.join('×'), x.samples, x.batches]), [['512×512', 10, 3]]);
+    assert.match(j.datasets[1]?.subsets[1]?.skipped ?? '', /not a folder with images/);
+    assert.equal(j.batchesPerEpoch, 6);
+    assert.equal(j.stepsPerEpoch, 3);
+    const text = lwb('buckets', '--dataset-config', file, '--summary');
+    assert.match(text.out, /\[datasets\[1\]\] .*×5/);
+    assert.match(text.out, /2 datasets: 6 batches per epoch, 6 steps per epoch/);
+  });
+  it('says what is wrong with the file, and refuses a folder or --resolution beside it', (t) => {
+    const dir = tempDir(t);
+    const bad = path.join(dir, 'broken.toml');
+    writeFileSync(bad, '[[datasets]\nresolution = 1024\n');
+    const r = lwb('buckets', '--dataset-config', bad);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /broken\.toml: TOML syntax error/);
+    assert.equal(lwb('buckets', '--dataset-config', path.join(dir, 'none.toml')).code, 3);
+    assert.equal(lwb('buckets', dir, '--dataset-config', bad).code, 2);
+    assert.equal(lwb('buckets', '--dataset-config', bad, '--resolution', '1024').code, 2);
+    const empty = path.join(dir, 'empty.toml');
+    writeFileSync(empty, `[[datasets]]\nresolution = 512\n  [[datasets.subsets]]\n  image_dir = '${dir.replace(/\\/g, '/')}/nothing'\n`);
+    const none = lwb('buckets', '--dataset-config', empty);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /No data found/);
+  });
+});

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { chmodSync, mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { DatasetIndex } from '../../src/core/dataset/index';
+import { emptyFolderReason } from '../../src/core/dataset/treeOps';
 import { scanDataset } from '../../src/core/dataset/scan';
 import { makePng, makeBmp } from './dataset-fixtures';
 import { SAMPLE, tempDir } from './helpers';
@@ -168,5 +169,43 @@ describe('dataset index: incremental updates', () => {
     // outside the root or too deep: ignored, no throw
     d = await index.update([{ path: '/definitely/not/here.png' }, { path: path.join(dir, '2_b', 'deep', 'z.png') }]);
     assert.deepEqual(d, { added: [], changed: [], removed: [], folders: [], removedFolders: [] });
+  });
+});
+
+describe('dataset index: empty concept folders', () => {
+  it('lists an empty N_name folder (new, or after its last image is deleted) with the reason sd-scripts leaves it out', async (t) => {
+    const dir = tempDir(t);
+    tree(dir, { 'train/2_c/a.png': png(8, 8), 'train/2_c/a.txt': 'x' });
+    mkdirSync(path.join(dir, 'train', '4_new dog'));
+    mkdirSync(path.join(dir, 'train', '0_zero'));
+    mkdirSync(path.join(dir, 'train', 'notes'));
+    const index = await DatasetIndex.build(dir, { depth: 3 });
+    // a plain empty folder stays hidden; folders named like concept folders are shown
+    assert.deepEqual(index.folders().map((f) => f.relPath), ['train/0_zero', 'train/2_c', 'train/4_new dog']);
+    const scan = (rel: string) => {
+      const f = index.folder(path.join(dir, rel));
+      assert.ok(f, rel);
+      return index.folderScan(f);
+    };
+    assert.equal(scan('train/4_new dog').images.length, 0);
+    assert.match(emptyFolderReason(scan('train/4_new dog')) ?? '', /^no images yet: sd-scripts leaves out a concept folder without images/);
+    assert.match(emptyFolderReason(scan('train/0_zero')) ?? '', /no images yet, and repeat count 0 is below 1/);
+    assert.equal(emptyFolderReason(scan('train/2_c')), undefined);
+
+    // the last image goes: the folder stays, empty, with the caption left as an orphan
+    const c = path.join(dir, 'train', '2_c');
+    unlinkSync(path.join(c, 'a.png'));
+    const d = await index.update([{ path: path.join(c, 'a.png'), kind: 'deleted' }]);
+    assert.deepEqual(d.removedFolders, []);
+    assert.deepEqual(index.folders().map((f) => f.relPath), ['train/0_zero', 'train/2_c', 'train/4_new dog']);
+    assert.match(emptyFolderReason(scan('train/2_c')) ?? '', /no images yet/);
+    // an image arrives in the new folder: an ordinary concept folder
+    writeFileSync(path.join(dir, 'train', '4_new dog', 'b.png'), png(8, 8));
+    await index.update([{ path: path.join(dir, 'train', '4_new dog', 'b.png') }]);
+    assert.equal(emptyFolderReason(scan('train/4_new dog')), undefined);
+    // removing the folder itself removes it from the list
+    rmSync(path.join(dir, 'train', '0_zero'), { recursive: true });
+    await index.update([{ path: path.join(dir, 'train', '0_zero'), kind: 'deleted' }]);
+    assert.deepEqual(index.folders().map((f) => f.relPath), ['train/2_c', 'train/4_new dog']);
   });
 });

@@ -153,6 +153,9 @@ function updateCell(cell: Cell, i: number, col: number, row: number, cw: number,
       ? `${item.folder ? `${item.folder}/` : ''}${item.name}${item.width ? ` · ${item.width}×${item.height}` : ''} · ${item.tagCount} tags\n${item.tags}`
       : '';
     cell.tags.classList.toggle('none', !!item && !item.tags);
+    // the tile's context menu (package.json webview/context): the commands get this object
+    if (item) cell.el.dataset.vscodeContext = JSON.stringify({ webviewSection: 'galleryTile', lwbPath: item.path, preventDefaultContextMenuItems: true });
+    else delete cell.el.dataset.vscodeContext;
   }
   fillMedia(cell, item);
   const selected = sel.has(selection, i);
@@ -355,6 +358,15 @@ layer.addEventListener('click', (e) => {
     setSelection([[i, i + 1]]);
     anchor = i;
   }
+  focusIndex = i;
+  updateCounts();
+});
+// a right-click on a tile outside the selection selects it first (the menu acts on that tile)
+layer.addEventListener('contextmenu', (e) => {
+  const i = indexOfEvent(e);
+  if (i < 0 || sel.has(selection, i)) return;
+  setSelection([[i, i + 1]]);
+  anchor = i;
   focusIndex = i;
   updateCounts();
 });

@@ -110,6 +110,15 @@ export interface IndexedFolder {
   orphanSidecars: string[];
 }
 
+/**
+ * A folder the tree shows: it holds images or image-like files sd-scripts skips, or it is named
+ * like a concept folder (`5_name`, also `0_name`) and has no images yet (just created, or its last
+ * image was deleted), so the user sees it and why sd-scripts will leave it out.
+ */
+export function isShownFolder(f: Pick<IndexedFolder, 'images' | 'skipped' | 'path'>): boolean {
+  return f.images.length > 0 || f.skipped.length > 0 || /^\s*[+-]?\d+\s*_/.test(path.basename(f.path));
+}
+
 export interface IndexIssue {
   path: string;
   code: 'unreadableFolder' | 'symlinkLoop' | 'invalidName' | 'unreadableFile';
@@ -455,11 +464,11 @@ export class DatasetIndex {
 
   // ---- reading -------------------------------------------------------------------------------
 
-  /** Folders with images or skipped image files (what the tree shows), sorted by relPath. */
+  /** Folders with images or skipped image files, and empty concept folders (what the tree shows), sorted by relPath. */
   folders(): IndexedFolder[] {
     return [...this.foldersByPath.values()]
       .map((f) => f.info)
-      .filter((f) => f.images.length > 0 || f.skipped.length > 0)
+      .filter(isShownFolder)
       .sort((a, b) => compareNames(a.relPath, b.relPath));
   }
 

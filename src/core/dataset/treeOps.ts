@@ -4,7 +4,7 @@
  * refuse what would overwrite or confuse sd-scripts; the adapter performs the renames.
  */
 import * as path from 'node:path';
-import { parseConceptFolderName } from './scan';
+import { parseConceptFolderName, type FolderScan } from './scan';
 
 export type Plan = { ok: true; moves: Array<[string, string]> } | { ok: false; reason: string };
 
@@ -53,4 +53,15 @@ export function conceptFolderName(repeats: number, classTokens: string): { ok: t
   const tokens = classTokens.trim();
   if (BAD_NAME.test(tokens)) return { ok: false, reason: 'Class tokens cannot contain slashes.' };
   return { ok: true, name: `${repeats}_${tokens}` };
+}
+
+/**
+ * Why sd-scripts leaves out an empty folder named like a concept folder (it is shown so that a
+ * folder just made by "New Concept Folder", or whose last image was deleted, does not vanish).
+ */
+export function emptyFolderReason(f: Pick<FolderScan, 'images' | 'ignored' | 'concept'>): string | undefined {
+  if (f.images.length > 0) return undefined;
+  const what = f.ignored.length ? 'no image sd-scripts loads' : 'no images yet';
+  if (!f.concept.ok) return `${what}, and ${f.concept.reason}`;
+  return `${what}: sd-scripts leaves out a concept folder without images (it warns that no images were found)`;
 }

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport, type BucketRow, type BucketRunOptions } from '../../core/dataset/buckets';
 import { bucketsFromTrainingConfig, candidateDirs, describeBucketOptions } from '../../core/dataset/bucketConfig';
+import { bucketDatasetConfig, type ConfigSubsetSummary, type SizedImage } from '../../core/dataset/datasetConfigBuckets';
+import type { DiscoveredDataset } from '../../core/dataset/discovery';
 import type { DatasetGroup } from '../../core/dataset/groups';
 import { detectConfigKind } from '../../core/config';
 import { parseResolutionString } from '../../core/config/training';
@@ -18,22 +20,37 @@ import { getLog } from '../../platform/log';
 import type { DatasetsModel } from '../datasetsView/model';
 import type { ImageAuditFeature } from '../imageAudit';
 
+/** One dataset of a run: the DreamBooth folders of a training config, or one `[[datasets]]` entry. */
+interface Part {
+  label: string;
+  options: BucketRunOptions;
+  /** undefined when sd-scripts would not bucket this dataset (see notes) */
+  report?: BucketReport;
+  notes: string[];
+  missingSizes: number;
+  subsets?: ConfigSubsetSummary[];
+}
+
 interface Run {
   label: string;
   /** the training config the settings come from, if any */
   config?: string;
+  /** the dataset config the datasets come from, if any */
+  datasetConfig?: string;
   groups: DatasetGroup[];
-  options: BucketRunOptions;
-  report: BucketReport;
-  missingSizes: number;
+  parts: Part[];
+  batchesPerEpoch: number;
+  stepsPerEpoch: number;
   configProblems: string[];
+  errors: string[];
 }
 
 export type BucketNode =
   | { type: 'run'; run: Run }
+  | { type: 'dataset'; run: Run; part: Part }
   | { type: 'note'; text: string; tooltip?: string; icon: string }
-  | { type: 'bucket'; run: Run; row: BucketRow }
-  | { type: 'file'; run: Run; file: string };
+  | { type: 'bucket'; run: Run; part: Part; report: BucketReport; row: BucketRow }
+  | { type: 'file'; run: Run; report: BucketReport; file: string };
 
 interface TrainingConfigInfo {
   file: string;
@@ -115,10 +132,24 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     const sdScripts = cfg.get<string>(Settings.trainingSdScripts, '');
     if (sdScripts) roots.push(sdScripts);
     const byPath = new Map(groups.map((g) => [path.resolve(g.path), g]));
+    const folderScans = new Map<string, { group: DatasetGroup; folder: DatasetGroup['folders'][number] }>();
+    for (const g of groups) for (const f of g.folders) folderScans.set(path.resolve(f.path), { group: g, folder: f });
+    const discovered = this.model.current.discovered;
+    const configFiles = [...new Set(discovered.filter((d) => d.label.startsWith('datasets[')).map((d) => d.origin))];
+    const usedConfigs = new Set<string>();
     const used = new Set<DatasetGroup>();
     const runs: Run[] = [];
     for (const c of await this.findConfigs()) {
       const t = bucketsFromTrainingConfig(c.text);
+      if (t.datasetConfig) {
+        // sd-scripts ignores train_data_dir / reg_data_dir / in_json when dataset_config is set
+        const candidates = candidateDirs(t.datasetConfig, c.file, roots);
+        const dc = configFiles.find((f) => candidates.includes(path.resolve(f)));
+        if (!dc) continue;
+        usedConfigs.add(dc);
+        runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), dc, discovered, folderScans, used, t.options, c.file, t.problems));
+        continue;
+      }
       const find = (dir: string | undefined): DatasetGroup | undefined =>
         dir ? candidateDirs(dir, c.file, roots).map((d) => byPath.get(d)).find((g) => g !== undefined) : undefined;
       const train = find(t.trainDataDir);
@@ -127,6 +158,10 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
       used.add(train);
       if (reg) used.add(reg);
       runs.push(this.makeRun(vscode.workspace.asRelativePath(c.file), [train, ...(reg ? [reg] : [])], reg, t.options, c.file, t.problems));
+    }
+    // dataset configs no training config names: their own settings, sd-scripts' defaults for the rest
+    for (const dc of configFiles) {
+      if (!usedConfigs.has(dc)) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(dc), dc, discovered, folderScans, used, {}, undefined, []));
     }
     const reso = parseResolutionString(cfg.get<string>(Settings.bucketsResolution, '1024,1024')) ?? [1024, 1024];
     const defaults: BucketRunOptions = {
@@ -167,7 +202,68 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
       }
     }
     const report = computeBuckets(inputs, options);
-    const run: Run = { label, groups, options, report, missingSizes, configProblems };
+    const run: Run = {
+      label,
+      groups,
+      parts: [{ label, options, report, notes: [], missingSizes }],
+      batchesPerEpoch: report.batchesPerEpoch,
+      stepsPerEpoch: report.stepsPerEpoch,
+      configProblems,
+      errors: [],
+    };
+    if (config) run.config = config;
+    return run;
+  }
+
+  /** A `--dataset_config` run: each `[[datasets]]` entry bucketed with its own settings. */
+  private makeConfigRun(
+    label: string,
+    datasetConfig: string,
+    discovered: readonly DiscoveredDataset[],
+    folderScans: ReadonlyMap<string, { group: DatasetGroup; folder: DatasetGroup['folders'][number] }>,
+    used: Set<DatasetGroup>,
+    training: Pick<BucketRunOptions, 'gradientAccumulationSteps'>,
+    config: string | undefined,
+    configProblems: string[],
+  ): Run {
+    const datasets = discovered.filter((d) => d.origin === datasetConfig && d.label.startsWith('datasets['));
+    const groups = new Set<DatasetGroup>();
+    const result = bucketDatasetConfig(
+      datasets,
+      (dir) => {
+        const hit = folderScans.get(path.resolve(dir));
+        if (!hit) return undefined;
+        groups.add(hit.group);
+        used.add(hit.group);
+        const images: SizedImage[] = [];
+        let pending = 0;
+        for (const i of hit.folder.images) {
+          const file = path.join(hit.folder.path, i.name);
+          const rec = this.audit.session.image(file);
+          if (!rec) pending++;
+          else images.push({ file, width: rec.header.width ?? 0, height: rec.header.height ?? 0 });
+        }
+        return { images, pending };
+      },
+      training,
+    );
+    const parts: Part[] = result.datasets.map((d) => {
+      const notes = [...d.notes];
+      for (const s of d.subsets) if (s.skipped) notes.push(`${s.label}${s.imageDir ? ` (${path.basename(s.imageDir)})` : ''} is left out: ${s.skipped}`);
+      const part: Part = { label: d.label, options: d.options, notes, missingSizes: d.pending, subsets: d.subsets };
+      if (d.report) part.report = d.report;
+      return part;
+    });
+    const run: Run = {
+      label,
+      datasetConfig,
+      groups: [...groups],
+      parts,
+      batchesPerEpoch: result.batchesPerEpoch,
+      stepsPerEpoch: result.stepsPerEpoch,
+      configProblems,
+      errors: result.errors,
+    };
     if (config) run.config = config;
     return run;
   }
@@ -175,17 +271,39 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
   getTreeItem(node: BucketNode): vscode.TreeItem {
     switch (node.type) {
       case 'run': {
-        const r = node.run.report;
-        const item = new vscode.TreeItem(node.run.label, vscode.TreeItemCollapsibleState.Expanded);
-        item.description = `${r.stepsPerEpoch} steps/epoch · ${describeBucketOptions(node.run.options)}`;
+        const run = node.run;
+        const single = run.parts.length === 1 ? run.parts[0] : undefined;
+        const item = new vscode.TreeItem(run.label, vscode.TreeItemCollapsibleState.Expanded);
+        item.description = `${run.stepsPerEpoch} steps/epoch · ${single ? describeBucketOptions(single.options) : `${run.parts.length} datasets`}`;
         const md = new vscode.MarkdownString();
-        md.appendMarkdown(`**${node.run.label}**\n\n`);
-        md.appendText(`${node.run.config ? 'Settings from this training config' : 'No training config names this dataset: settings from loraWorkbench.buckets.*'}\n`);
-        md.appendText(`${describeBucketOptions(node.run.options)}\n${r.images.length} images in ${r.buckets.length} buckets, ${r.batchesPerEpoch} batches and ${r.stepsPerEpoch} optimizer steps per epoch.`);
+        md.appendMarkdown(`**${run.label}**\n\n`);
+        if (run.datasetConfig) {
+          md.appendText(`Datasets from ${vscode.workspace.asRelativePath(run.datasetConfig)}${run.config ? `, named by this training config` : ' (no training config names it: sd-scripts defaults for the rest)'}\n`);
+          for (const p of run.parts) md.appendText(`${p.label}: ${describeBucketOptions(p.options)} · ${p.report ? `${p.report.batchesPerEpoch} batches` : 'not bucketed'}\n`);
+          md.appendText(`${run.batchesPerEpoch} batches and ${run.stepsPerEpoch} optimizer steps per epoch (the datasets' batches added up).`);
+        } else if (single) {
+          const r = single.report;
+          md.appendText(`${run.config ? 'Settings from this training config' : 'No training config names this dataset: settings from loraWorkbench.buckets.*'}\n`);
+          md.appendText(`${describeBucketOptions(single.options)}\n${r?.images.length ?? 0} images in ${r?.buckets.length ?? 0} buckets, ${run.batchesPerEpoch} batches and ${run.stepsPerEpoch} optimizer steps per epoch.`);
+        }
         item.tooltip = md;
-        item.iconPath = new vscode.ThemeIcon(node.run.config ? 'settings-gear' : 'database');
+        item.iconPath = new vscode.ThemeIcon(run.config ? 'settings-gear' : run.datasetConfig ? 'file-code' : 'database');
         item.contextValue = 'bucketRun';
-        item.id = `run:${node.run.label}`;
+        item.id = `run:${run.label}`;
+        return item;
+      }
+      case 'dataset': {
+        const { part } = node;
+        const item = new vscode.TreeItem(part.label, vscode.TreeItemCollapsibleState.Expanded);
+        const images = part.subsets?.reduce((n, s) => n + (s.skipped ? 0 : s.images), 0) ?? 0;
+        item.description = part.report ? `${describeBucketOptions(part.options)} · ${images} image${images === 1 ? '' : 's'} · ${part.report.batchesPerEpoch} batches` : 'not bucketed';
+        item.tooltip = [
+          `${part.label}: ${describeBucketOptions(part.options)}`,
+          ...(part.subsets ?? []).map((s) => `${s.label}: ${s.imageDir ?? '(no image_dir)'} · ${s.images} images × ${s.numRepeats}${s.isReg ? ' · reg' : ''}${s.skipped ? ` · left out: ${s.skipped}` : ''}`),
+        ].join('\n');
+        item.iconPath = new vscode.ThemeIcon(part.report ? 'database' : 'circle-slash');
+        item.contextValue = 'bucketDataset';
+        item.id = `dataset:${node.run.label}:${part.label}`;
         return item;
       }
       case 'note': {
@@ -195,16 +313,16 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         return item;
       }
       case 'bucket': {
-        const { row, run } = node;
-        const small = row.images < run.report.batchSize;
+        const { row, report } = node;
+        const small = row.images < report.batchSize;
         const item = new vscode.TreeItem(`${row.reso[0]}×${row.reso[1]}`, vscode.TreeItemCollapsibleState.Collapsed);
         item.description = `${row.images} image${row.images === 1 ? '' : 's'} · ${row.samples} with repeats · ${row.batches} batch${row.batches === 1 ? '' : 'es'}`;
-        const warn = run.report.warnings.find((w) => w.code === 'smallBucket' && w.reso?.[0] === row.reso[0] && w.reso?.[1] === row.reso[1]);
+        const warn = report.warnings.find((w) => w.code === 'smallBucket' && w.reso?.[0] === row.reso[0] && w.reso?.[1] === row.reso[1]);
         item.iconPath = new vscode.ThemeIcon(small ? 'warning' : 'layers', small ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
         // per concept folder: images and samples (reg images with their round-robin repeats)
         const perFolder = new Map<string, { images: number; samples: number; reg: boolean }>();
         const inRow = new Set(row.files);
-        for (const img of run.report.images) {
+        for (const img of report.images) {
           if (!inRow.has(img.file)) continue;
           const k = path.basename(path.dirname(img.file));
           const e = perFolder.get(k) ?? { images: 0, samples: 0, reg: img.isReg };
@@ -213,33 +331,32 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
           perFolder.set(k, e);
         }
         const lines = [...perFolder].map(([k, e]) => `${k}${e.reg ? ' (reg)' : ''}: ${e.images} image${e.images === 1 ? '' : 's'}, ${e.samples} with repeats`);
-        const head = small && warn ? `Fewer images than the batch size (${run.report.batchSize}): ${warn.files?.map((f) => path.basename(f)).join(', ')}` : `${row.images} images, ${row.samples} samples per epoch with repeats`;
+        const head = small && warn ? `Fewer images than the batch size (${report.batchSize}): ${warn.files?.map((f) => path.basename(f)).join(', ')}` : `${row.images} images, ${row.samples} samples per epoch with repeats`;
         item.tooltip = [head, ...lines].join('\n');
         item.contextValue = small ? 'bucket.small' : 'bucket';
-        item.id = `bucket:${run.label}:${row.reso[0]}x${row.reso[1]}`;
+        item.id = `bucket:${node.run.label}:${node.part.label}:${row.reso[0]}x${row.reso[1]}`;
         return item;
       }
       case 'file': {
-        const img = node.run.report.images.find((i) => i.file === node.file);
+        const img = node.report.images.find((i) => i.file === node.file);
         const item = new vscode.TreeItem(path.basename(node.file), vscode.TreeItemCollapsibleState.None);
         if (img) item.description = `${img.width}×${img.height} → ${img.resized[0]}×${img.resized[1]}${img.repeats !== 1 ? ` · ×${img.repeats}` : ''}${img.isReg ? ' · reg' : ''}`;
         item.tooltip = node.file;
         item.resourceUri = vscode.Uri.file(node.file);
         item.command = { command: Commands.openBucketImage, title: 'Open Image', arguments: [node.file] };
         item.contextValue = 'bucketImage';
-        item.id = `file:${node.run.label}:${node.file}`;
+        item.id = `file:${node.run.label}:${img?.bucket.join('x') ?? ''}:${node.file}`;
         return item;
       }
     }
   }
 
-  getChildren(node?: BucketNode): BucketNode[] {
-    if (!node) return this.runs.map((run) => ({ type: 'run', run }));
-    if (node.type === 'run') {
-      const r = node.run.report;
-      const notes: BucketNode[] = [];
+  private partChildren(run: Run, part: Part): BucketNode[] {
+    const notes: BucketNode[] = [];
+    for (const n of part.notes) notes.push({ type: 'note', text: n, icon: 'info' });
+    const r = part.report;
+    if (r) {
       for (const e of r.errors) notes.push({ type: 'note', text: `sd-scripts stops: ${e}`, icon: 'error' });
-      for (const p of node.run.configProblems) notes.push({ type: 'note', text: p, icon: 'warning' });
       for (const w of r.warnings) {
         if (w.code === 'settings') notes.push({ type: 'note', text: w.message, icon: 'info' });
         else if (w.code === 'unbucketable') notes.push({ type: 'note', text: `${w.files?.length ?? 0} image(s) without a readable size are left out (see the Problems panel)`, tooltip: w.files?.join('\n'), icon: 'warning' });
@@ -253,16 +370,42 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
           icon: 'warning',
         });
       }
-      if (node.run.missingSizes) notes.push({ type: 'note', text: `${node.run.missingSizes} image(s) without a size yet (the image audit reads them)`, icon: 'loading~spin' });
-      return [...notes, ...r.buckets.map((row): BucketNode => ({ type: 'bucket', run: node.run, row }))];
     }
-    if (node.type === 'bucket') return node.row.files.map((file): BucketNode => ({ type: 'file', run: node.run, file }));
+    if (part.missingSizes) notes.push({ type: 'note', text: `${part.missingSizes} image(s) without a size yet (the image audit reads them)`, icon: 'loading~spin' });
+    return [...notes, ...(r?.buckets ?? []).map((row): BucketNode => ({ type: 'bucket', run, part, report: r as BucketReport, row }))];
+  }
+
+  getChildren(node?: BucketNode): BucketNode[] {
+    if (!node) return this.runs.map((run) => ({ type: 'run', run }));
+    if (node.type === 'run') {
+      const run = node.run;
+      const notes: BucketNode[] = [];
+      for (const e of run.errors) notes.push({ type: 'note', text: `sd-scripts stops: ${e}`, icon: 'error' });
+      for (const p of run.configProblems) notes.push({ type: 'note', text: p, icon: 'warning' });
+      const single = !run.datasetConfig && run.parts.length === 1 ? run.parts[0] : undefined;
+      if (single) return [...notes, ...this.partChildren(run, single)];
+      return [...notes, ...run.parts.map((part): BucketNode => ({ type: 'dataset', run, part }))];
+    }
+    if (node.type === 'dataset') return this.partChildren(node.run, node.part);
+    if (node.type === 'bucket') return node.row.files.map((file): BucketNode => ({ type: 'file', run: node.run, report: node.report, file }));
     return [];
   }
 }
 
+export interface BucketsRunInfo {
+  label: string;
+  config?: string;
+  datasetConfig?: string;
+  /** the first dataset's report (the only one without a dataset config) */
+  report: BucketReport;
+  description: string;
+  batchesPerEpoch: number;
+  stepsPerEpoch: number;
+  datasets: ReadonlyArray<{ label: string; description: string; report?: BucketReport; notes: string[]; subsets?: ConfigSubsetSummary[] }>;
+}
+
 export interface BucketsFeature {
-  readonly runs: () => ReadonlyArray<{ label: string; config?: string; report: BucketReport; description: string }>;
+  readonly runs: () => ReadonlyArray<BucketsRunInfo>;
   rebuild(): Promise<void>;
 }
 
@@ -274,7 +417,8 @@ export function registerBuckets(subscriptions: vscode.Disposable[], model: Datas
     view,
     provider.onDidBuild(() => {
       const first = provider.runs[0];
-      view.description = first ? `${describeBucketOptions(first.options)}${first.config ? ` (${path.basename(first.config)})` : ' (settings)'}` : undefined;
+      const opts = first?.parts[0]?.options;
+      view.description = first && opts ? `${describeBucketOptions(opts)}${first.config ? ` (${path.basename(first.config)})` : first.datasetConfig ? ` (${path.basename(first.datasetConfig)})` : ' (settings)'}` : undefined;
       view.message = provider.runs.length ? undefined : 'No dataset found in this workspace.';
     }),
     vscode.commands.registerCommand(Commands.refreshBuckets, () => provider.reload()),
@@ -282,7 +426,20 @@ export function registerBuckets(subscriptions: vscode.Disposable[], model: Datas
   );
   void provider.rebuild();
   return {
-    runs: () => provider.runs.map((r) => ({ label: r.label, ...(r.config ? { config: r.config } : {}), report: r.report, description: describeBucketOptions(r.options) })),
+    runs: () =>
+      provider.runs.map((r): BucketsRunInfo => {
+        const first = r.parts.find((p) => p.report) ?? r.parts[0];
+        return {
+          label: r.label,
+          ...(r.config ? { config: r.config } : {}),
+          ...(r.datasetConfig ? { datasetConfig: r.datasetConfig } : {}),
+          report: first?.report ?? computeBuckets([], first?.options ?? { resolution: [1024, 1024] }),
+          description: first ? describeBucketOptions(first.options) : '',
+          batchesPerEpoch: r.batchesPerEpoch,
+          stepsPerEpoch: r.stepsPerEpoch,
+          datasets: r.parts.map((p) => ({ label: p.label, description: describeBucketOptions(p.options), ...(p.report ? { report: p.report } : {}), notes: p.notes, ...(p.subsets ? { subsets: p.subsets } : {}) })),
+        };
+      }),
     rebuild: () => provider.reload(),
   };
 }

@@ -170,6 +170,22 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
       const file = node && !(node instanceof vscode.Uri) && node.type === 'sidecar' ? node.file : fileOf(node) ?? folderOf(node);
       if (file) await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
     }),
+    // "Reveal in Datasets View" (the gallery's tile menu; also takes a Uri or a path)
+    vscode.commands.registerCommand(Commands.revealImageInDatasets, async (arg?: unknown): Promise<boolean> => {
+      const file = imagePathFromArg(arg);
+      if (!file) return false;
+      if (!model.current.scannedAt) await model.refresh();
+      const node = provider.imageNode(file);
+      if (!node) {
+        void vscode.window.showInformationMessage(
+          provider.filterActive ? `${path.basename(file)} is hidden by the Datasets view's filter.` : `${path.basename(file)} is not in a dataset the Datasets view shows.`,
+        );
+        return false;
+      }
+      await vscode.commands.executeCommand(`${Views.datasets}.focus`);
+      await view.reveal(node, { select: true, focus: true, expand: false });
+      return true;
+    }),
     // one image: with several selected, the one right-clicked
     vscode.commands.registerCommand(Commands.renameImage, async (node?: Target, nameArg?: string | unknown[]) => {
       let newName = notSelection(nameArg);
@@ -313,9 +329,9 @@ export function registerDatasetsView(subscriptions: vscode.Disposable[]): Datase
         return undefined;
       }
       await vscode.workspace.fs.createDirectory(vscode.Uri.file(dir));
+      // the tree lists it at once (0 images, with the reason sd-scripts leaves it out until it has some)
       await model.applyChanges([dir]);
-      void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
-      void vscode.window.showInformationMessage(`Created ${r.name}. It shows here once it holds images.`);
+      void vscode.window.showInformationMessage(`Created ${r.name}: add its images (sd-scripts leaves out a concept folder without images).`);
       return dir;
     }),
   );
@@ -348,7 +364,7 @@ function companions(model: DatasetsModel, node: Target, image: string): string[]
 }
 
 /** VS Code's trash where the file system has one, else the freedesktop trash (code-server, VS Code server). */
-async function trash(file: string): Promise<TrashedFile> {
+export async function trash(file: string): Promise<TrashedFile> {
   try {
     await vscode.workspace.fs.delete(vscode.Uri.file(file), { useTrash: true, recursive: false });
     return { file, trashed: 'trash' };
@@ -368,4 +384,12 @@ function clean(f: TreeFilter): TreeFilter {
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** An image path from a command argument: a Uri, a path, or a webview context (`lwbPath`). */
+export function imagePathFromArg(arg: unknown): string | undefined {
+  if (arg instanceof vscode.Uri) return arg.scheme === 'file' ? arg.fsPath : undefined;
+  if (typeof arg === 'string' && arg) return path.resolve(arg);
+  const p = (arg as { lwbPath?: unknown } | undefined)?.lwbPath;
+  return typeof p === 'string' && p ? path.resolve(p) : undefined;
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { FolderScan } from '../../core/dataset/scan';
 import { groupDatasets, type DatasetGroup } from '../../core/dataset/groups';
-import { DatasetIndex, patchFolderScan, type FileChange, type IndexedImage } from '../../core/dataset/index';
+import { DatasetIndex, isShownFolder, patchFolderScan, type FileChange, type IndexedImage } from '../../core/dataset/index';
 import {
   datasetsOfTrainingConfig,
   readDatasetConfig,
@@ -287,7 +287,7 @@ export class DatasetsModel extends Disposable {
     for (const [f, e] of perFolder) {
       const wasShown = this.scans.has(f);
       const info = e.index.folder(f);
-      if (info && (info.images.length > 0 || info.skipped.length > 0)) {
+      if (info && isShownFolder(info)) {
         const old = this.scans.get(f);
         this.scans.set(f, old ? patchFolderScan(old, info, e.index, e) : e.index.folderScan(info));
         if (!wasShown) structure = true;

@@ -6,6 +6,7 @@ import type { DatasetGroup } from '../../core/dataset/groups';
 import type { IndexedImage, SortKey } from '../../core/dataset/index';
 import type { BucketOptions, DiscoveredDataset, DiscoveredSubset } from '../../core/dataset/discovery';
 import { BucketSelector, checkBucketSettings } from '../../core/dataset/buckets';
+import { emptyFolderReason } from '../../core/dataset/treeOps';
 import { Commands, Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
 import { isInside, type DatasetOrigin, type DatasetsModel, type DatasetsSnapshot } from './model';
@@ -215,6 +216,36 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     this.changed.fire(parent ?? undefined);
   }
 
+  /**
+   * The tree node of an image, building the path to it (dataset → concept folder → page of
+   * images) so that `TreeView.reveal` can select it. Undefined when no dataset holds the image or
+   * the filter hides it.
+   */
+  imageNode(file: string): DatasetNode | undefined {
+    const abs = path.resolve(file);
+    const dir = path.dirname(abs);
+    const group = this.getChildren().find((n) => n.type === 'group' && (n.group.path === dir || n.group.folders.some((f) => f.path === dir)));
+    if (!group || group.type !== 'group') return undefined;
+    let parent: DatasetNode = group;
+    if (group.group.kind === 'kohyaFolder') {
+      const folder = this.getChildren(group).find((n) => n.type === 'folder' && n.folder.path === dir);
+      if (!folder) return undefined;
+      parent = folder;
+    }
+    const find = (): DatasetNode | undefined => this.getChildren(parent).find((n) => n.type === 'image' && path.join(n.folder.path, n.image.name) === abs);
+    let hit = find();
+    if (!hit) {
+      // beyond the first page: show every page up to it
+      const total = this.query(dir, 0)?.total ?? this.model.folderScan(dir)?.images.length ?? 0;
+      if ((this.shown.get(dir) ?? PAGE_SIZE) < total) {
+        this.shown.set(dir, total);
+        this.changed.fire(parent);
+        hit = find();
+      }
+    }
+    return hit;
+  }
+
   getParent(node: DatasetNode): DatasetNode | undefined {
     if (node.type === 'image' || node.type === 'more') {
       const dir = node.folder.path;
@@ -285,6 +316,12 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
       if (folder.images.length > limit) nodes.push(this.node({ type: 'more', id: `more:${folder.path}`, folder, shown: limit }));
     }
     if (!this.filterActive) {
+      // names that are not valid UTF-8 (they cannot be opened by name) and broken links
+      for (const issue of this.model.indexOf(folder.path)?.issues ?? []) {
+        if ((issue.code !== 'invalidName' && issue.code !== 'unreadableFile') || path.dirname(issue.path) !== folder.path) continue;
+        const why = issue.code === 'invalidName' ? 'its name is not valid UTF-8' : issue.reason;
+        nodes.push({ type: 'message', text: `${path.basename(issue.path)} is left out: ${why}`, tooltip: issue.reason });
+      }
       for (const ig of folder.ignored) {
         nodes.push({
           type: 'message',
@@ -358,6 +395,8 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     if (!folder) return undefined;
     const nested = this.model.indexOf(folder.path)?.folder(folder.path)?.skipReason;
     if (nested) return nested;
+    const empty = emptyFolderReason(folder);
+    if (empty) return empty;
     const parent = this.model.current.origins.get(path.dirname(g.path));
     if (parent && !folder.concept.ok) return `it is inside ${path.basename(parent.file)}'s ${parent.option}, and ${folder.concept.reason.replace(/^no repeat count: /, '')}`;
     return undefined;
@@ -446,13 +485,15 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         const matching = this.matchCount(f.path);
         const problems = this.problemsInFolder(f.path);
         const meta = s?.metadataFile ? this.model.current.metadata.get(s.metadataFile) : undefined;
+        const empty = s ? undefined : emptyFolderReason(f);
+        if (empty) item.iconPath = new vscode.ThemeIcon('circle-slash');
         item.description = [
           concept,
           matching !== undefined ? `${matching} of ${plural(f.images.length, 'image')}` : plural(f.images.length, 'image'),
           problems ? plural(problems, 'problem') : '',
           node.isReg ? 'reg' : '',
           meta ? ('error' in meta ? 'metadata unreadable' : meta.total ? `${meta.resolved}/${meta.total} keys resolve` : '') : '',
-          s?.skipReason ? 'skipped' : '',
+          s?.skipReason || empty ? 'skipped' : '',
         ]
           .filter(Boolean)
           .join(' · ');
@@ -468,7 +509,8 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         }
         if (meta) md.appendMarkdown(`\n\n${'error' in meta ? meta.error : meta.message}`);
         if (s?.skipReason) md.appendMarkdown(`\n\nsd-scripts skips this subset: ${s.skipReason}`);
-        if (!f.concept.ok && !s && node.parentPath) md.appendMarkdown(`\n\n${f.concept.reason}`);
+        if (empty) md.appendMarkdown(`\n\n${empty}`);
+        else if (!f.concept.ok && !s && node.parentPath) md.appendMarkdown(`\n\n${f.concept.reason}`);
         item.tooltip = md;
         item.contextValue = 'dataset.folder';
         return item;
@@ -616,3 +658,4 @@ export function sidecarPathsOf(node: DatasetNode | undefined): string[] {
   if (node?.type !== 'image') return [];
   return Object.values(node.image.sidecars).map((n) => path.join(node.folder.path, n));
 }
+

@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Commands } from '../../constants';
 import type { DatasetsModel } from '../datasetsView/model';
+import { imagePathFromArg } from '../datasetsView';
 import { folderFromArg, GALLERY_VIEW_TYPE, GalleryPanel, galleryWebviewOptions, isFolder, type GalleryPanelState } from './panel';
 import { ThumbnailService } from './thumbnailService';
 
@@ -79,6 +81,16 @@ export function registerGallery(context: vscode.ExtensionContext, datasets: Data
       }
       return { root, cacheFolder: thumbs.cacheDir.fsPath };
     }),
+    // the tile's context menu (webview/context in package.json); each takes the tile's context
+    // object ({ lwbPath }), a Uri or a path
+    vscode.commands.registerCommand(Commands.galleryRevealInOS, revealInOS),
+    vscode.commands.registerCommand(Commands.galleryRevealInFinder, revealInOS),
+    vscode.commands.registerCommand(Commands.galleryRevealInExplorerView, async (arg?: unknown): Promise<boolean> => {
+      const file = existingFile(arg);
+      if (!file) return false;
+      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(file));
+      return true;
+    }),
     vscode.window.registerWebviewPanelSerializer(GALLERY_VIEW_TYPE, {
       async deserializeWebviewPanel(panel, state: GalleryPanelState | undefined) {
         if (!state?.root || !isFolder(state.root)) {
@@ -89,4 +101,36 @@ export function registerGallery(context: vscode.ExtensionContext, datasets: Data
       },
     }),
   );
+}
+
+function existingFile(arg: unknown): string | undefined {
+  const file = imagePathFromArg(arg);
+  if (!file) return undefined;
+  try {
+    if (fs.statSync(file).isFile()) return file;
+  } catch {
+    // gone since the gallery listed it
+  }
+  void vscode.window.showWarningMessage(`${path.basename(file)} is no longer on disk.`);
+  return undefined;
+}
+
+/**
+ * Reveal in File Explorer / Finder: VS Code's own `revealFileInOS`. In a browser (code-server,
+ * vscode.dev) there is no local file manager: the path is offered to copy instead.
+ * Returns 'os', 'unavailable' or 'missing'.
+ */
+async function revealInOS(arg?: unknown): Promise<'os' | 'unavailable' | 'missing'> {
+  const file = existingFile(arg);
+  if (!file) return 'missing';
+  const commands = await vscode.commands.getCommands(true);
+  if (vscode.env.uiKind === vscode.UIKind.Desktop && commands.includes('revealFileInOS')) {
+    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(file));
+    return 'os';
+  }
+  // not awaited: the caller (a menu) must not wait for the notification to close
+  void vscode.window.showInformationMessage(`This window runs in a browser and cannot open the system's file manager. The image is at ${file}`, 'Copy Path').then(async (pick) => {
+    if (pick) await vscode.env.clipboard.writeText(file);
+  });
+  return 'unavailable';
 }

@@ -18,6 +18,7 @@ import { fixChoices, type FixChoice, type FixKind } from '../../core/dataset/aud
 import type { TransformOp } from '../../core/dataset/imageAuditProtocol';
 import { Commands } from '../../constants';
 import { getLog } from '../../platform/log';
+import { trash } from '../datasetsView';
 import type { DatasetsModel } from '../datasetsView/model';
 import { callAuditWorker } from './worker';
 import type { ImageAuditFeature } from './index';
@@ -65,7 +66,8 @@ export function registerImageFixes(context: vscode.ExtensionContext, audit: Imag
       const failed: string[] = [];
       for (const f of files) {
         try {
-          await vscode.workspace.fs.delete(vscode.Uri.file(f), { useTrash: true });
+          // VS Code's trash, or the freedesktop trash where the host has none (code-server)
+          await trash(f);
         } catch (e) {
           failed.push(`${path.basename(f)} (${(e as Error).message})`);
         }

@@ -208,10 +208,19 @@ describe('datasets tree', function () {
     const dir = await vscode.commands.executeCommand<string>('loraWorkbench.datasets.newConceptFolder', vscode.Uri.file(path.join(root, 'train')), { repeats: 4, classTokens: 'sks dog' });
     assert.equal(dir, path.join(root, 'train', '4_sks dog'));
     assert.ok(fs.statSync(dir).isDirectory());
-    // it joins the dataset as soon as it holds an image
+    // shown at once, empty (the tree says "0 images" and why sd-scripts leaves it out)
+    await model.applyChanges([dir]);
+    const empty = await until(() => model.current.groups.find((g) => g.path === path.join(root, 'train') && g.folders.some((f) => f.path === dir && f.images.length === 0)), 'the empty concept folder');
+    assert.equal(empty.folders.length, 2);
+    // it holds an image
     fs.writeFileSync(path.join(dir, 'd.png'), PNG);
     await model.applyChanges([path.join(dir, 'd.png')]);
-    const group = await until(() => model.current.groups.find((g) => g.path === path.join(root, 'train') && g.folders.some((f) => f.path === dir)), 'the new concept folder');
+    const group = await until(() => model.current.groups.find((g) => g.path === path.join(root, 'train') && g.folders.some((f) => f.path === dir && f.images.length === 1)), 'the new concept folder with its image');
     assert.equal(group.folders.length, 2);
+    // its last image goes to the trash: the folder stays, empty
+    const trashed = await vscode.commands.executeCommand<Array<{ file: string; trashed: string }>>('loraWorkbench.datasets.deleteImage', vscode.Uri.file(path.join(dir, 'd.png')), true);
+    assert.ok(trashed?.length);
+    for (const t of trashed) if (t.trashed !== 'trash') fs.rmSync(t.trashed, { force: true });
+    await until(() => model.current.groups.find((g) => g.path === path.join(root, 'train') && g.folders.some((f) => f.path === dir && f.images.length === 0)), 'the concept folder, empty again');
   });
 });

@@ -68,4 +68,20 @@ describe('Dataset gallery', () => {
     assert.equal(tabs.length, 1, 'one gallery panel, reused');
     await vscode.commands.executeCommand('loraWorkbench.openGallery', vscode.Uri.file(path.join(ws, 'dataset', 'img_train')));
   });
+
+  it("the tile menu's commands reveal an image in the Datasets view, the Explorer and the OS (or offer its path in a browser)", async function () {
+    this.timeout(30_000);
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath as string;
+    const image = path.join(ws, 'dataset', 'img_train', '5_tk girl', '3.png');
+    // the argument the tile's data-vscode-context gives (merged with the webview's id by VS Code)
+    const ctx = { webview: 'loraWorkbench.gallery', webviewSection: 'galleryTile', lwbPath: image };
+    assert.equal(await vscode.commands.executeCommand('loraWorkbench.datasets.revealImage', ctx), true);
+    assert.equal(await vscode.commands.executeCommand('loraWorkbench.gallery.revealInExplorerView', ctx), true);
+    const os = await vscode.commands.executeCommand('loraWorkbench.gallery.revealInOS', ctx);
+    // code-server is a browser: no system file manager, the path is offered instead
+    assert.equal(os, vscode.env.uiKind === vscode.UIKind.Web ? 'unavailable' : 'os');
+    // a file that is not (or no longer) there is refused
+    assert.equal(await vscode.commands.executeCommand('loraWorkbench.gallery.revealInOS', { lwbPath: path.join(ws, 'nope.png') }), 'missing');
+    assert.equal(await vscode.commands.executeCommand('loraWorkbench.datasets.revealImage', path.join(ws, 'sample-not-a-dataset.png')), false);
+  });
 });

@@ -6,10 +6,11 @@
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { readImageHeader } from '../../../src/core/dataset/imageHeader';
 import type { LoraWorkbenchApi } from '../../../src/extension';
+import { makePng } from '../../unit/dataset-fixtures';
 // @ts-expect-error plain JavaScript shared with the unit and Playwright tests
 import { makeBadImageFolder } from '../../fixtures/audit-images/badFolder.mjs';
 
@@ -122,5 +123,75 @@ describe('Buckets view', function () {
     assert.equal(run.report.stepsPerEpoch, 35);
     const one = run.report.images.find((i) => path.basename(i.file) === '1.png');
     assert.deepEqual([one?.width, one?.height, one?.resized.join('×')], [512, 704, '1024×1408']);
+  });
+});
+
+describe('Buckets view with a --dataset_config', function () {
+  this.timeout(90_000);
+  let api: LoraWorkbenchApi;
+  let dir: string;
+
+  before(async () => {
+    api = (await vscode.extensions.getExtension<LoraWorkbenchApi>(EXTENSION_ID)?.activate()) as LoraWorkbenchApi;
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    assert.ok(ws);
+    dir = path.join(ws, 'dsconf');
+    const put = (folder: string, sizes: Array<[string, number, number]>): void => {
+      mkdirSync(path.join(dir, folder), { recursive: true });
+      for (const [name, width, height] of sizes) writeFileSync(path.join(dir, folder, name), makePng({ width, height }));
+    };
+    // the aspect ratios of the unit test's images (1920×1080, 800×600…) at a small size
+    put('a', [['wide.png', 192, 108], ['four-three.png', 80, 60], ['square.png', 64, 64]]);
+    put('reg', [['r1.png', 64, 64], ['r2.png', 48, 64]]);
+    put('b', [['x.png', 30, 90], ['y.png', 200, 50], ['z.png', 64, 64]]);
+    mkdirSync(path.join(dir, 'empty'), { recursive: true });
+    const d = (f: string): string => path.join(dir, f).replace(/\\/g, '/');
+    writeFileSync(
+      path.join(dir, 'datasets.toml'),
+      `[general]\nenable_bucket = true\nnum_repeats = 2\n\n[[datasets]]\nbatch_size = 2\n\n  [[datasets.subsets]]\n  image_dir = '${d('a')}'\n  num_repeats = 3\n\n  [[datasets.subsets]]\n  image_dir = '${d('reg')}'\n  is_reg = true\n\n  [[datasets.subsets]]\n  image_dir = '${d('empty')}'\n\n[[datasets]]\nresolution = 512\nbatch_size = 4\nenable_bucket = false\n\n  [[datasets.subsets]]\n  image_dir = '${d('b')}'\n`,
+    );
+    // the training config gives the first dataset its resolution and the run its accumulation
+    writeFileSync(
+      path.join(dir, 'train_dsconf.toml'),
+      `pretrained_model_name_or_path = "stabilityai/stable-diffusion-xl-base-1.0"\ndataset_config = "dsconf/datasets.toml"\nresolution = "1024,1024"\ngradient_accumulation_steps = 2\noutput_dir = "out"\n`,
+    );
+    await api.datasets.refresh();
+    await api.imageAudit.whenIdle();
+  });
+
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await api.datasets.refresh();
+  });
+
+  it('buckets each [[datasets]] entry with its own settings and adds up their batches', async () => {
+    let run: ReturnType<LoraWorkbenchApi['buckets']['runs']>[number] | undefined;
+    // the audit reads the sizes after the tree lists the images: wait until none is missing
+    for (let i = 0; i < 50; i++) {
+      await api.buckets.rebuild();
+      run = api.buckets.runs().find((r) => r.config?.endsWith('train_dsconf.toml'));
+      if (run && run.datasets.every((d) => d.report) && run.batchesPerEpoch === 12) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(run, `a run from train_dsconf.toml among ${api.buckets.runs().map((r) => r.label).join(', ')}`);
+    assert.equal(run.datasetConfig, path.join(dir, 'datasets.toml'));
+    assert.deepEqual(run.datasets.map((d) => d.description), ['1024×1024 · buckets 256–1024 /64 · batch 2', '512×512 · bucketing off · batch 4']);
+    const [a, b] = run.datasets;
+    assert.deepEqual(
+      a?.report?.buckets.map((x) => [x.reso.join('×'), x.images, x.samples, x.batches]),
+      [
+        ['768×1024', 1, 4, 2],
+        ['1024×576', 1, 3, 2],
+        ['1024×768', 1, 3, 2],
+        ['1024×1024', 2, 8, 4],
+      ],
+    );
+    assert.deepEqual(b?.report?.buckets.map((x) => [x.reso.join('×'), x.images, x.samples, x.batches]), [['512×512', 3, 6, 2]]);
+    assert.match(a?.notes.join('\n') ?? '', /subsets\[2\] \(empty\) is left out: .*no images|subsets\[2\] \(empty\) is left out: .*not a folder/);
+    // 10 + 2 batches, 2 accumulation steps
+    assert.equal(run.batchesPerEpoch, 12);
+    assert.equal(run.stepsPerEpoch, 6);
+    // the folders of the dataset config get no run of their own with the default settings
+    assert.equal(api.buckets.runs().filter((r) => r.label.startsWith('dsconf/') && !r.datasetConfig).length, 0);
   });
 });
