@@ -21,9 +21,11 @@ import { readImageHeader, readImageHeaderSync, type FileHeader, type ImageFormat
 import { extensionOf, normaliseSidecarExtension, stemOf } from './images';
 import {
   compareNames,
+  compareNamesFast,
   DEFAULT_EXCLUDE,
   DEFAULT_SIDECAR_EXTENSIONS,
   pairFolderEntries,
+  pairFolderNames,
   parseConceptFolderName,
   type ConceptName,
   type FolderScan,
@@ -167,6 +169,11 @@ interface FolderState {
   files: string[] | undefined;
   names?: Set<string>;
   byStem?: Map<string, Set<string>>;
+  /**
+   * The folder's image records in the order of `info.images`, as the cold build made them (a
+   * folder's scan reuses them without a lookup per image); dropped on the folder's first update.
+   */
+  entries?: IndexedImage[];
 }
 
 /** Builds a folder's name tables when an update first needs them (the cold build skips this). */
@@ -183,6 +190,7 @@ function tables(state: FolderState): { names: Set<string>; byStem: Map<string, S
     }
     state.files = undefined;
   }
+  state.entries = undefined;
   return { names: state.names, byStem: state.byStem };
 }
 
@@ -342,20 +350,40 @@ export class DatasetIndex {
     }
   }
 
-  private addFolder(dir: string, files: readonly string[], toRead: IndexedImage[]): FolderState {
-    const paired = pairFolderEntries(files, this.sidecarExtensions);
+  private addFolder(dir: string, files: string[], toRead: IndexedImage[]): FolderState {
+    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    const notLoaded: SkippedFile[] = [];
+    // the image records are made while pairing (no intermediate entry per image)
+    const paired = pairFolderNames(
+      files,
+      this.sidecarExtensions,
+      (name, sidecars, hasLatentCache): IndexedImage => ({
+        path: prefix + name,
+        folder: dir,
+        name,
+        size: 0,
+        mtimeMs: 0,
+        format: 'unknown',
+        width: undefined,
+        height: undefined,
+        header: UNREAD,
+        sidecars,
+        hasLatentCache,
+      }),
+      (name, ext) => {
+        if (NOT_LOADED_IMAGE_EXTENSIONS.has(ext.toLowerCase())) notLoaded.push({ name, kind: 'notLoaded', reason: `sd-scripts does not load ${ext} files` });
+      },
+    );
     const skipped: SkippedFile[] = paired.ignored.map((i) => skippedFor(i.name, i.kind));
-    for (const n of files) {
-      if (NOT_LOADED_IMAGE_EXTENSIONS.has(extensionOf(n).toLowerCase())) {
-        skipped.push({ name: n, kind: 'notLoaded', reason: `sd-scripts does not load ${extensionOf(n)} files` });
-      }
-    }
-    skipped.sort((a, b) => compareNames(a.name, b.name));
+    for (const n of notLoaded) skipped.push(n);
+    skipped.sort((a, b) => compareNamesFast(a.name, b.name));
+    const images = new Array<string>(paired.images.length);
+    for (let i = 0; i < images.length; i++) images[i] = (paired.images[i] as IndexedImage).name;
     const info: IndexedFolder = {
       path: dir,
       relPath: toPosix(path.relative(this.root, dir)),
       concept: parseConceptFolderName(path.basename(dir)),
-      images: paired.images.map((i) => i.name),
+      images,
       skipped,
       orphanSidecars: paired.orphanSidecars,
     };
@@ -363,23 +391,9 @@ export class DatasetIndex {
     if (parent && parent.info.concept.ok && dir !== this.root) {
       info.skipReason = `inside the concept folder ${path.basename(parent.info.path)}: sd-scripts reads only the images directly in it`;
     }
-    const state: FolderState = { info, files: [...files] };
+    const state: FolderState = { info, files, entries: paired.images };
     this.foldersByPath.set(dir, state);
-    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
-    for (const e of paired.images) {
-      const img: IndexedImage = {
-        path: prefix + e.name,
-        folder: dir,
-        name: e.name,
-        size: 0,
-        mtimeMs: 0,
-        format: 'unknown',
-        width: undefined,
-        height: undefined,
-        header: UNREAD,
-        sidecars: e.sidecars,
-        hasLatentCache: e.hasLatentCache,
-      };
+    for (const img of paired.images) {
       this.images.set(img.path, img);
       toRead.push(img);
     }
@@ -566,15 +580,18 @@ export class DatasetIndex {
   /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
   folderScan(f: IndexedFolder): FolderScan {
     const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
+    const state = this.foldersByPath.get(f.path);
+    // the scan's entries are the index's own image records (an `IndexedImage` is an `ImageEntry`):
+    // no object per image, and they stay current as the index updates them
+    const images: ImageEntry[] =
+      state?.entries && state.info === f && state.entries.length === f.images.length
+        ? state.entries.slice()
+        : f.images.map((n) => this.images.get(prefix + n) ?? { name: n, sidecars: {}, hasLatentCache: false });
     return {
       path: f.path,
       relPath: f.relPath,
       concept: f.concept,
-      // the index replaces an image's sidecar record when it changes (never edits it), so it is shared
-      images: f.images.map((n) => {
-        const img = this.images.get(prefix + n);
-        return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
-      }),
+      images,
       ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
       orphanSidecars: [...f.orphanSidecars],
     };
@@ -582,7 +599,11 @@ export class DatasetIndex {
 
   /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
   toScanResult(): ScanResult {
-    const folders: FolderScan[] = this.folders().map((f) => this.folderScan(f));
+    // plain entries (not the index's records) for code that serialises or compares them
+    const folders: FolderScan[] = this.folders().map((f) => {
+      const scan = this.folderScan(f);
+      return { ...scan, images: scan.images.map((i) => ({ name: i.name, sidecars: i.sidecars, hasLatentCache: i.hasLatentCache })) };
+    });
     const withSidecar: Record<string, number> = Object.fromEntries(this.sidecarExtensions.map((e) => [e, 0]));
     let images = 0;
     let withoutSidecar = 0;
@@ -811,10 +832,7 @@ export function patchFolderScan(old: FolderScan, info: IndexedFolder, index: Dat
     }
     return lo;
   };
-  const entryOf = (p: string): ImageEntry | undefined => {
-    const img = index.image(p);
-    return img ? { name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache } : undefined;
-  };
+  const entryOf = (p: string): ImageEntry | undefined => index.image(p);
   for (const p of e.removed) {
     const i = find(path.basename(p));
     if (images[i]?.name === path.basename(p)) images.splice(i, 1);
