@@ -17,7 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readImageHeader, readImageHeaderSync, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
+import { headerFromFirstRead, readImageHeader, readImageHeaderSync, unreadableHeader, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
+import { readFirstBytesThreaded } from './headerThreads';
 import { extensionOf, normaliseSidecarExtension, stemOf } from './images';
 import {
   compareNames,
@@ -42,11 +43,14 @@ export interface IndexOptions {
   exclude?: readonly string[];
   sidecarExtensions?: readonly string[];
   /**
-   * How headers are read: 'sliced' (default) makes synchronous reads in slices of a few
-   * milliseconds, yielding to the event loop between slices (fastest for local disks);
-   * 'async' uses the thread pool with `concurrency` reads at once (for slow network drives).
+   * How headers are read: 'threads' (the default for a cold build of at least
+   * `THREADED_MIN_FILES` images) makes the open/read/close calls on a few worker threads while
+   * this thread parses what they sent; 'sliced' makes synchronous reads in slices of a few
+   * milliseconds, yielding to the event loop between slices (the default for fewer images and
+   * for updates); 'async' uses libuv's thread pool with `concurrency` reads at once (for slow
+   * network drives).
    */
-  io?: 'sliced' | 'async';
+  io?: 'threads' | 'sliced' | 'async';
   /**
    * Read the end of each PNG/JPEG to catch files cut short (one more read per large file).
    * Default false for the index (the audit and the image worker check it); true for `lwb scan --audit`.
@@ -160,6 +164,11 @@ export interface ImagePage {
   items: IndexedImage[];
 }
 
+/** A cold build of at least this many images reads headers on worker threads (see `IndexOptions.io`). */
+export const THREADED_MIN_FILES = 2000;
+/** Bytes of each image the threads read first (as `readImageHeaderSync`: a shorter file is read whole). */
+const FIRST_READ_BYTES = 4096;
+
 /** Extensions of files people take for training images that sd-scripts never loads. */
 const NOT_LOADED_IMAGE_EXTENSIONS = new Set(['.gif', '.tif', '.tiff', '.heic', '.heif', '.jfif', '.jpe', '.svg', '.psd', '.ico']);
 
@@ -227,7 +236,7 @@ export class DatasetIndex {
   private readonly depth: number;
   private readonly exclude: Set<string>;
   private readonly concurrency: number;
-  private readonly io: 'sliced' | 'async';
+  private readonly io: 'threads' | 'sliced' | 'async' | undefined;
   private readonly headerOptions: { checkEnd: boolean };
   private readonly tagExtension: string | undefined;
   private readonly auditOptions: AuditOptions;
@@ -242,7 +251,7 @@ export class DatasetIndex {
     this.exclude = new Set(options.exclude ?? DEFAULT_EXCLUDE);
     this.sidecarExtensions = (options.sidecarExtensions ?? DEFAULT_SIDECAR_EXTENSIONS).map(normaliseSidecarExtension);
     this.concurrency = Math.max(1, options.concurrency ?? 32);
-    this.io = options.io ?? 'sliced';
+    this.io = options.io;
     this.headerOptions = { checkEnd: options.checkEnds ?? false };
     this.tagExtension = options.tagExtension ? normaliseSidecarExtension(options.tagExtension) : undefined;
     this.auditOptions = options.audit ?? {};
@@ -442,7 +451,47 @@ export class DatasetIndex {
   }
 
   private async readHeaders(list: readonly IndexedImage[], signal?: AbortSignal): Promise<void> {
-    if (this.io === 'sliced') {
+    const io = this.io ?? (list.length >= THREADED_MIN_FILES ? 'threads' : 'sliced');
+    if (io === 'threads') {
+      let rest: readonly IndexedImage[] = [];
+      try {
+        const tagExt = this.tagExtension;
+        const { unreported } = await readFirstBytesThreaded(
+          list.map((img) => img.path),
+          {
+            firstRead: FIRST_READ_BYTES,
+            ...(signal ? { signal } : {}),
+            ...(tagExt
+              ? {
+                  sidecarOf: (i: number) => {
+                    const img = list[i] as IndexedImage;
+                    const side = img.sidecars[tagExt];
+                    return side ? path.join(img.folder, side) : undefined;
+                  },
+                }
+              : {}),
+          },
+          (i, read) => {
+            const img = list[i] as IndexedImage;
+            this.applyHeader(
+              img,
+              read.error ? unreadableHeader(read.error.code, read.error.message) : headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions),
+            );
+            if (tagExt) {
+              if (read.sidecar) img.tags = tagsForFrequency(decodeCaption(read.sidecar).firstLine);
+              else this.readTagsSync(img);
+            }
+          },
+        );
+        rest = unreported.map((i) => list[i] as IndexedImage);
+      } catch {
+        // no threads here: read everything on this thread (headers already read are read again)
+        rest = list;
+      }
+      if (rest.length === 0 || signal?.aborted) return;
+      list = rest;
+    }
+    if (io !== 'async') {
       const SLICE_MS = 8;
       let i = 0;
       while (i < list.length) {
