@@ -164,8 +164,11 @@ export interface ImagePage {
   items: IndexedImage[];
 }
 
-/** A cold build of at least this many images reads headers on worker threads (see `IndexOptions.io`). */
-export const THREADED_MIN_FILES = 2000;
+/**
+ * A cold build of at least this many images reads headers on worker threads (see `IndexOptions.io`);
+ * below it, starting the threads costs more than they save (measured with `bench/index.ts`).
+ */
+export const THREADED_MIN_FILES = 20_000;
 /** Bytes of each image the threads read first (as `readImageHeaderSync`: a shorter file is read whole). */
 const FIRST_READ_BYTES = 4096;
 
