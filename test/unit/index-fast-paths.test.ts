@@ -201,7 +201,7 @@ describe('header reads on worker threads', () => {
   });
 });
 
-describe('folder scans reuse the index records', () => {
+describe('folder scans made from the cold build records', () => {
   it('show a file added right after the listing once, in order, and follow tag edits', async (t) => {
     const dir = tempDir(t);
     const d = path.join(dir, '3_cat');

@@ -633,12 +633,15 @@ export class DatasetIndex {
   folderScan(f: IndexedFolder): FolderScan {
     const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
     const state = this.foldersByPath.get(f.path);
-    // the scan's entries are the index's own image records (an `IndexedImage` is an `ImageEntry`):
-    // no object per image, and they stay current as the index updates them
-    const images: ImageEntry[] =
-      state?.entries && state.info === f && state.entries.length === f.images.length
-        ? state.entries.slice()
-        : f.images.map((n) => this.images.get(prefix + n) ?? { name: n, sidecars: {}, hasLatentCache: false });
+    // plain entries, a snapshot as before; the cold build's records give them without a lookup
+    // (the index replaces an image's sidecar record when it changes, never edits it, so it is shared)
+    const records = state?.entries && state.info === f && state.entries.length === f.images.length ? state.entries : undefined;
+    const images: ImageEntry[] = records
+      ? records.map((img) => ({ name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache }))
+      : f.images.map((n) => {
+          const img = this.images.get(prefix + n);
+          return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
+        });
     return {
       path: f.path,
       relPath: f.relPath,
@@ -651,11 +654,7 @@ export class DatasetIndex {
 
   /** The index as a `ScanResult`, for code written against `scanDataset` (groups, overview). */
   toScanResult(): ScanResult {
-    // plain entries (not the index's records) for code that serialises or compares them
-    const folders: FolderScan[] = this.folders().map((f) => {
-      const scan = this.folderScan(f);
-      return { ...scan, images: scan.images.map((i) => ({ name: i.name, sidecars: i.sidecars, hasLatentCache: i.hasLatentCache })) };
-    });
+    const folders: FolderScan[] = this.folders().map((f) => this.folderScan(f));
     const withSidecar: Record<string, number> = Object.fromEntries(this.sidecarExtensions.map((e) => [e, 0]));
     let images = 0;
     let withoutSidecar = 0;
@@ -884,7 +883,10 @@ export function patchFolderScan(old: FolderScan, info: IndexedFolder, index: Dat
     }
     return lo;
   };
-  const entryOf = (p: string): ImageEntry | undefined => index.image(p);
+  const entryOf = (p: string): ImageEntry | undefined => {
+    const img = index.image(p);
+    return img ? { name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache } : undefined;
+  };
   for (const p of e.removed) {
     const i = find(path.basename(p));
     if (images[i]?.name === path.basename(p)) images.splice(i, 1);
