@@ -1,6 +1,6 @@
 /**
  * Benchmark of the dataset index (run on demand, not a test):
- *   node scripts/build.mjs --tests && node --expose-gc out/bench/index.js [sizes=1000,10000,100000] [keep]
+ *   node scripts/build.mjs --tests && node --expose-gc out/bench/index.js [sizes=1000,10000,100000] [rounds=3] [keep]
  * (--expose-gc makes the memory column the heap held by one index; without it, it is rough)
  * or bundle it yourself with esbuild (sharp external).
  *
@@ -11,12 +11,17 @@
  *   callbacks with 32 in flight; the path list is given, no directory listing);
  * - Python's `imagesize.get(p)` in a loop over the same files (what sd-scripts uses), when
  *   importable (Debian: python3-imagesize);
- * - the cold `DatasetIndex.build` (listing, sizes, dimensions and header facts, sidecar pairing);
+ * - the cold `DatasetIndex.build` (listing, sizes, dimensions and header facts, sidecar pairing),
+ *   as the index makes it (worker threads for 20,000+ images) and with sliced synchronous reads;
+ * - interleaved rounds of floor / imagesize / index (threads) / index (sliced) on a machine that
+ *   others share: each ratio is taken within a round, and the median over the rounds is printed
+ *   with the load average;
  * - an incremental one-file update (a new image, then a changed tag file).
  * and prints the ratios.
  */
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, open, read, close, openSync, readSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -136,24 +141,29 @@ function pythonWithImagesize(): string | undefined {
 }
 
 /** imagesize.get over the same files, timed inside Python (no interpreter start-up). */
-function imagesizeMs(py: string, files: readonly string[]): number | undefined {
+function imagesizeMs(py: string, files: readonly string[], passes = 3): number | undefined {
   const list = path.join(tmpdir(), `lwb-bench-list-${process.pid}.txt`);
   writeFileSync(list, files.join('\n'));
   const script = [
     'import sys, time, imagesize',
     'paths = open(sys.argv[1], encoding="utf-8").read().split("\\n")',
     'best = None',
-    'for _ in range(3):',
+    'for _ in range(int(sys.argv[2])):',
     '    t = time.perf_counter()',
     '    for p in paths: imagesize.get(p)',
     '    d = time.perf_counter() - t',
     '    best = d if best is None else min(best, d)',
     'print(best * 1000)',
   ].join('\n');
-  const r = spawnSync(py, ['-c', script, list], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(py, ['-c', script, list, String(passes)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   rmSync(list, { force: true });
   if (r.status !== 0) return undefined;
   return Number(r.stdout.trim());
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 }
 
 async function best<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -175,11 +185,12 @@ async function main(): Promise<void> {
   const sizesArg = process.argv.find((a) => a.startsWith('sizes='))?.slice(6);
   const sizes = (sizesArg ?? '1000,10000,100000').split(',').map(Number).filter((n) => n > 0);
   const keep = process.argv.includes('keep');
+  const rounds = Math.max(0, Number(process.argv.find((a) => a.startsWith('rounds='))?.slice(7) ?? 3));
   const sharp = loadSharp();
   const tpl = await templates(sharp);
   const py = pythonWithImagesize();
   console.log(`node ${process.version}; imagesize: ${py ? `yes (${py})` : 'not importable (apt-get install python3-imagesize)'}`);
-  console.log('images  floor ms (sync/async)  imagesize ms  index ms (async io)  index/floor  index/imagesize  heap MiB  add 1 ms  tag edit ms');
+  console.log('images  floor ms (sync/async)  imagesize ms  index ms (sliced / async io)  index/floor  index/imagesize  heap MiB  add 1 ms  tag edit ms');
   for (const n of sizes) {
     const { root, files } = makeDataset(n, tpl);
     try {
@@ -190,6 +201,23 @@ async function main(): Promise<void> {
       const idxAsync = await best(Math.min(runs, 2), () => DatasetIndex.build(root, { depth: 1, io: 'async' }));
       const isz = py ? imagesizeMs(py, files) : undefined;
       const idx = await best(runs, () => DatasetIndex.build(root, { depth: 1 }));
+      const idxSliced = await best(Math.min(runs, 2), () => DatasetIndex.build(root, { depth: 1, io: 'sliced' }));
+      // interleaved rounds: one of each per round, ratios within the round
+      const perRound: Array<{ floor: number; isz?: number; idx: number; sliced: number; load: number }> = [];
+      for (let r = 0; r < rounds; r++) {
+        const load = os.loadavg()[0] as number;
+        let t0 = performance.now();
+        floorSync(files);
+        const f = performance.now() - t0;
+        const i = py ? imagesizeMs(py, files, 1) : undefined;
+        t0 = performance.now();
+        await DatasetIndex.build(root, { depth: 1 });
+        const x = performance.now() - t0;
+        t0 = performance.now();
+        await DatasetIndex.build(root, { depth: 1, io: 'sliced' });
+        const sl = performance.now() - t0;
+        perRound.push({ floor: f, ...(i !== undefined ? { isz: i } : {}), idx: x, sliced: sl, load });
+      }
       // memory held by one index: heap after a GC, with and without it
       const gc = (globalThis as { gc?: () => void }).gc;
       gc?.();
@@ -216,10 +244,23 @@ async function main(): Promise<void> {
       const tagMs = performance.now() - t;
       if (d2.changed.length !== 1) throw new Error('incremental sidecar change failed');
       console.log(
-        `${String(n).padStart(6)}  ${`${flSync.ms.toFixed(0)} / ${flAsync.ms.toFixed(0)}`.padStart(22)}  ${(isz === undefined ? '–' : isz.toFixed(0)).padStart(12)}  ${`${idx.ms.toFixed(0)} (${idxAsync.ms.toFixed(0)})`.padStart(18)}` +
+        `${String(n).padStart(6)}  ${`${flSync.ms.toFixed(0)} / ${flAsync.ms.toFixed(0)}`.padStart(22)}  ${(isz === undefined ? '–' : isz.toFixed(0)).padStart(12)}  ${`${idx.ms.toFixed(0)} (${idxSliced.ms.toFixed(0)} / ${idxAsync.ms.toFixed(0)})`.padStart(24)}` +
           `  ${(idx.ms / fl.ms).toFixed(2).padStart(10)}×  ${(isz === undefined ? '–' : (idx.ms / isz).toFixed(2) + '×').padStart(15)}` +
           `  ${((heap1 - heap0) / 1048576).toFixed(0).padStart(8)}  ${addMs.toFixed(1).padStart(8)}  ${tagMs.toFixed(1).padStart(11)}`,
       );
+      for (const r of perRound) {
+        console.log(
+          `        round: load ${r.load.toFixed(1)} · floor ${r.floor.toFixed(0)} ms · imagesize ${r.isz === undefined ? '–' : r.isz.toFixed(0)} ms · index ${r.idx.toFixed(0)} ms (sliced ${r.sliced.toFixed(0)} ms)` +
+            ` · index/imagesize ${r.isz === undefined ? '–' : (r.idx / r.isz).toFixed(2)}× (sliced ${r.isz === undefined ? '–' : (r.sliced / r.isz).toFixed(2)}×) · index/floor ${(r.idx / r.floor).toFixed(2)}×`,
+        );
+      }
+      if (perRound.length) {
+        const withIsz = perRound.filter((r) => r.isz !== undefined);
+        console.log(
+          `        median over ${perRound.length} interleaved rounds (load ${median(perRound.map((r) => r.load)).toFixed(1)}): index/floor ${median(perRound.map((r) => r.idx / r.floor)).toFixed(2)}×` +
+            (withIsz.length ? ` · index/imagesize ${median(withIsz.map((r) => r.idx / (r.isz as number))).toFixed(2)}× (sliced ${median(withIsz.map((r) => r.sliced / (r.isz as number))).toFixed(2)}×)` : ''),
+        );
+      }
     } finally {
       if (keep) console.log(`kept ${root}`);
       else rmSync(root, { recursive: true, force: true });

@@ -645,7 +645,13 @@ function unreadable(e: unknown, size: number): FileHeader {
  * logic exists once: it yields `{read}` or `{stat}` and gets the bytes or the stats back.
  */
 type Step = { read: [number, number]; slot: number } | { stat: true };
-function* drive(options: ReadHeaderOptions): Generator<Step, FileHeader, Uint8Array | fs.Stats> {
+/** What the driver needs of a file's stats. */
+export interface StatFacts {
+  isFile(): boolean;
+  size: number;
+  mtimeMs: number;
+}
+function* drive(options: ReadHeaderOptions): Generator<Step, FileHeader, Uint8Array | StatFacts> {
   const want = options.firstRead ?? FIRST_READ;
   let size = options.size;
   let mtimeMs: number | undefined;
@@ -653,7 +659,7 @@ function* drive(options: ReadHeaderOptions): Generator<Step, FileHeader, Uint8Ar
   if (size === undefined) {
     if (first.length < want) size = first.length; // the whole file is in memory: no stat needed
     else {
-      const st = (yield { stat: true }) as fs.Stats;
+      const st = (yield { stat: true }) as StatFacts;
       if (!st.isFile()) return { format: 'unknown', fileSize: 0, problems: [{ code: 'unreadable', message: 'cannot read the file: not a regular file' }] };
       size = st.size;
       mtimeMs = st.mtimeMs;
@@ -738,6 +744,52 @@ export function readImageHeaderSync(file: string, options: ReadHeaderOptions = {
       }
     }
   }
+}
+
+/**
+ * The same from bytes read elsewhere (the index's reader threads): `first` is what a read of
+ * `firstRead` bytes at offset 0 gave (fewer bytes: the whole file), `stat` the file's stats when
+ * they were taken (they are needed only when `first` is full). The rare further reads (a JPEG's
+ * SOF after a large EXIF block) are made here, synchronously. Never throws.
+ */
+export function headerFromFirstRead(file: string, first: Uint8Array, stat: StatFacts | undefined, options: ReadHeaderOptions = {}): FileHeader {
+  let fd: number | undefined;
+  try {
+    const g = drive(options);
+    let r = g.next(new Uint8Array(0));
+    let firstServed = false;
+    while (!r.done) {
+      const step = r.value;
+      if ('stat' in step) {
+        if (!stat) {
+          fd ??= fs.openSync(file, 'r');
+          r = g.next(fs.fstatSync(fd));
+        } else r = g.next(stat);
+      } else if (!firstServed && step.read[0] === 0) {
+        firstServed = true;
+        r = g.next(first.subarray(0, step.read[1]));
+      } else {
+        fd ??= fs.openSync(file, 'r');
+        r = g.next(readAtSync(fd, step.read[0], step.read[1], step.slot));
+      }
+    }
+    return r.value;
+  } catch (e) {
+    return unreadable(e, options.size ?? 0);
+  } finally {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+/** An I/O error that happened elsewhere (a reader thread), as the header's `unreadable` problem. */
+export function unreadableHeader(code: string | undefined, message: string): FileHeader {
+  return unreadable(Object.assign(new Error(message), { code }), 0);
 }
 
 /** The extensions whose content is each format, for "PNG named .jpg". */

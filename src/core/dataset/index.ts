@@ -17,13 +17,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readImageHeader, readImageHeaderSync, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
+import { headerFromFirstRead, readImageHeader, readImageHeaderSync, unreadableHeader, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
+import { readFirstBytesThreaded } from './headerThreads';
 import { extensionOf, normaliseSidecarExtension, stemOf } from './images';
 import {
   compareNames,
+  compareNamesFast,
   DEFAULT_EXCLUDE,
   DEFAULT_SIDECAR_EXTENSIONS,
   pairFolderEntries,
+  pairFolderNames,
   parseConceptFolderName,
   type ConceptName,
   type FolderScan,
@@ -40,11 +43,14 @@ export interface IndexOptions {
   exclude?: readonly string[];
   sidecarExtensions?: readonly string[];
   /**
-   * How headers are read: 'sliced' (default) makes synchronous reads in slices of a few
-   * milliseconds, yielding to the event loop between slices (fastest for local disks);
-   * 'async' uses the thread pool with `concurrency` reads at once (for slow network drives).
+   * How headers are read: 'threads' (the default for a cold build of at least
+   * `THREADED_MIN_FILES` images) makes the open/read/close calls on a few worker threads while
+   * this thread parses what they sent; 'sliced' makes synchronous reads in slices of a few
+   * milliseconds, yielding to the event loop between slices (the default for fewer images and
+   * for updates); 'async' uses libuv's thread pool with `concurrency` reads at once (for slow
+   * network drives).
    */
-  io?: 'sliced' | 'async';
+  io?: 'threads' | 'sliced' | 'async';
   /**
    * Read the end of each PNG/JPEG to catch files cut short (one more read per large file).
    * Default false for the index (the audit and the image worker check it); true for `lwb scan --audit`.
@@ -167,6 +173,14 @@ export interface ImagePage {
   items: IndexedImage[];
 }
 
+/**
+ * A cold build of at least this many images reads headers on worker threads (see `IndexOptions.io`);
+ * below it, starting the threads costs more than they save (measured with `bench/index.ts`).
+ */
+export const THREADED_MIN_FILES = 20_000;
+/** Bytes of each image the threads read first (as `readImageHeaderSync`: a shorter file is read whole). */
+const FIRST_READ_BYTES = 4096;
+
 /** Extensions of files people take for training images that sd-scripts never loads. */
 const NOT_LOADED_IMAGE_EXTENSIONS = new Set(['.gif', '.tif', '.tiff', '.heic', '.heif', '.jfif', '.jpe', '.svg', '.psd', '.ico']);
 
@@ -176,6 +190,11 @@ interface FolderState {
   files: string[] | undefined;
   names?: Set<string>;
   byStem?: Map<string, Set<string>>;
+  /**
+   * The folder's image records in the order of `info.images`, as the cold build made them (a
+   * folder's scan reuses them without a lookup per image); dropped on the folder's first update.
+   */
+  entries?: IndexedImage[];
 }
 
 /** Builds a folder's name tables when an update first needs them (the cold build skips this). */
@@ -192,6 +211,7 @@ function tables(state: FolderState): { names: Set<string>; byStem: Map<string, S
     }
     state.files = undefined;
   }
+  state.entries = undefined;
   return { names: state.names, byStem: state.byStem };
 }
 
@@ -228,7 +248,7 @@ export class DatasetIndex {
   private readonly depth: number;
   private readonly exclude: Set<string>;
   private readonly concurrency: number;
-  private readonly io: 'sliced' | 'async';
+  private readonly io: 'threads' | 'sliced' | 'async' | undefined;
   private readonly headerOptions: { checkEnd: boolean };
   private readonly tagExtension: string | undefined;
   private readonly auditOptions: AuditOptions;
@@ -243,7 +263,7 @@ export class DatasetIndex {
     this.exclude = new Set(options.exclude ?? DEFAULT_EXCLUDE);
     this.sidecarExtensions = (options.sidecarExtensions ?? DEFAULT_SIDECAR_EXTENSIONS).map(normaliseSidecarExtension);
     this.concurrency = Math.max(1, options.concurrency ?? 32);
-    this.io = options.io ?? 'sliced';
+    this.io = options.io;
     this.headerOptions = { checkEnd: options.checkEnds ?? false };
     this.tagExtension = options.tagExtension ? normaliseSidecarExtension(options.tagExtension) : undefined;
     this.auditOptions = options.audit ?? {};
@@ -351,20 +371,40 @@ export class DatasetIndex {
     }
   }
 
-  private addFolder(dir: string, files: readonly string[], toRead: IndexedImage[]): FolderState {
-    const paired = pairFolderEntries(files, this.sidecarExtensions);
+  private addFolder(dir: string, files: string[], toRead: IndexedImage[]): FolderState {
+    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+    const notLoaded: SkippedFile[] = [];
+    // the image records are made while pairing (no intermediate entry per image)
+    const paired = pairFolderNames(
+      files,
+      this.sidecarExtensions,
+      (name, sidecars, hasLatentCache): IndexedImage => ({
+        path: prefix + name,
+        folder: dir,
+        name,
+        size: 0,
+        mtimeMs: 0,
+        format: 'unknown',
+        width: undefined,
+        height: undefined,
+        header: UNREAD,
+        sidecars,
+        hasLatentCache,
+      }),
+      (name, ext) => {
+        if (NOT_LOADED_IMAGE_EXTENSIONS.has(ext.toLowerCase())) notLoaded.push({ name, kind: 'notLoaded', reason: `sd-scripts does not load ${ext} files` });
+      },
+    );
     const skipped: SkippedFile[] = paired.ignored.map((i) => skippedFor(i.name, i.kind));
-    for (const n of files) {
-      if (NOT_LOADED_IMAGE_EXTENSIONS.has(extensionOf(n).toLowerCase())) {
-        skipped.push({ name: n, kind: 'notLoaded', reason: `sd-scripts does not load ${extensionOf(n)} files` });
-      }
-    }
-    skipped.sort((a, b) => compareNames(a.name, b.name));
+    for (const n of notLoaded) skipped.push(n);
+    skipped.sort((a, b) => compareNamesFast(a.name, b.name));
+    const images = new Array<string>(paired.images.length);
+    for (let i = 0; i < images.length; i++) images[i] = (paired.images[i] as IndexedImage).name;
     const info: IndexedFolder = {
       path: dir,
       relPath: toPosix(path.relative(this.root, dir)),
       concept: parseConceptFolderName(path.basename(dir)),
-      images: paired.images.map((i) => i.name),
+      images,
       skipped,
       orphanSidecars: paired.orphanSidecars,
     };
@@ -372,23 +412,9 @@ export class DatasetIndex {
     if (parent && parent.info.concept.ok && dir !== this.root) {
       info.skipReason = `inside the concept folder ${path.basename(parent.info.path)}: sd-scripts reads only the images directly in it`;
     }
-    const state: FolderState = { info, files: [...files] };
+    const state: FolderState = { info, files, entries: paired.images };
     this.foldersByPath.set(dir, state);
-    const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
-    for (const e of paired.images) {
-      const img: IndexedImage = {
-        path: prefix + e.name,
-        folder: dir,
-        name: e.name,
-        size: 0,
-        mtimeMs: 0,
-        format: 'unknown',
-        width: undefined,
-        height: undefined,
-        header: UNREAD,
-        sidecars: e.sidecars,
-        hasLatentCache: e.hasLatentCache,
-      };
+    for (const img of paired.images) {
       this.images.set(img.path, img);
       toRead.push(img);
     }
@@ -437,7 +463,47 @@ export class DatasetIndex {
   }
 
   private async readHeaders(list: readonly IndexedImage[], signal?: AbortSignal): Promise<void> {
-    if (this.io === 'sliced') {
+    const io = this.io ?? (list.length >= THREADED_MIN_FILES ? 'threads' : 'sliced');
+    if (io === 'threads') {
+      let rest: readonly IndexedImage[] = [];
+      try {
+        const tagExt = this.tagExtension;
+        const { unreported } = await readFirstBytesThreaded(
+          list.map((img) => img.path),
+          {
+            firstRead: FIRST_READ_BYTES,
+            ...(signal ? { signal } : {}),
+            ...(tagExt
+              ? {
+                  sidecarOf: (i: number) => {
+                    const img = list[i] as IndexedImage;
+                    const side = img.sidecars[tagExt];
+                    return side ? path.join(img.folder, side) : undefined;
+                  },
+                }
+              : {}),
+          },
+          (i, read) => {
+            const img = list[i] as IndexedImage;
+            this.applyHeader(
+              img,
+              read.error ? unreadableHeader(read.error.code, read.error.message) : headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions),
+            );
+            if (tagExt) {
+              if (read.sidecar) img.tags = tagsForFrequency(decodeCaption(read.sidecar).firstLine);
+              else this.readTagsSync(img);
+            }
+          },
+        );
+        rest = unreported.map((i) => list[i] as IndexedImage);
+      } catch {
+        // no threads here: read everything on this thread (headers already read are read again)
+        rest = list;
+      }
+      if (rest.length === 0 || signal?.aborted) return;
+      list = rest;
+    }
+    if (io !== 'async') {
       const SLICE_MS = 8;
       let i = 0;
       while (i < list.length) {
@@ -575,15 +641,21 @@ export class DatasetIndex {
   /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
   folderScan(f: IndexedFolder): FolderScan {
     const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
+    const state = this.foldersByPath.get(f.path);
+    // plain entries, a snapshot as before; the cold build's records give them without a lookup
+    // (the index replaces an image's sidecar record when it changes, never edits it, so it is shared)
+    const records = state?.entries && state.info === f && state.entries.length === f.images.length ? state.entries : undefined;
+    const images: ImageEntry[] = records
+      ? records.map((img) => ({ name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache }))
+      : f.images.map((n) => {
+          const img = this.images.get(prefix + n);
+          return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
+        });
     return {
       path: f.path,
       relPath: f.relPath,
       concept: f.concept,
-      // the index replaces an image's sidecar record when it changes (never edits it), so it is shared
-      images: f.images.map((n) => {
-        const img = this.images.get(prefix + n);
-        return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
-      }),
+      images,
       ignored: f.skipped.filter((s) => s.kind !== 'notLoaded').map((s) => ({ name: s.name, kind: s.kind as IgnoredFile['kind'] })),
       orphanSidecars: [...f.orphanSidecars],
     };

@@ -8,6 +8,7 @@ import { promises as fsp, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import {
   classifyImageName,
+  KOHYA_IMAGE_EXTENSIONS,
   extensionOf,
   normaliseSidecarExtension,
   stemOf,
@@ -130,42 +131,83 @@ async function isDirentFile(dir: string, d: Dirent): Promise<'file' | 'dir' | 'o
   return 'other';
 }
 
-/** Groups one folder's file names into images and sidecars. Pure; exported for tests and the index. */
+/** sd-scripts' image extensions as it matches them: lower or upper case exactly. */
+const IMAGE_EXTENSIONS_EXACT: ReadonlySet<string> = new Set(KOHYA_IMAGE_EXTENSIONS.flatMap((e) => [e, e.toUpperCase()]));
+
+/**
+ * Groups one folder's file names into images and sidecars. Pure; exported for tests and the index.
+ */
 export function pairFolderEntries(
   fileNames: readonly string[],
   sidecarExtensions: readonly string[],
 ): Pick<FolderScan, 'images' | 'ignored' | 'orphanSidecars'> {
-  const exts = sidecarExtensions.map(normaliseSidecarExtension);
-  const byStem = new Map<string, string[]>();
+  return pairFolderNames(fileNames, sidecarExtensions, (name, sidecars, hasLatentCache) => ({ name, sidecars, hasLatentCache }));
+}
+
+/**
+ * `pairFolderEntries` with the caller's entry objects (the index makes its own records directly,
+ * with no intermediate object per image), and `other` called for every name with an extension
+ * that is not an image sd-scripts loads (the index lists formats it never loads).
+ *
+ * One pass over the names: only names that can pair with an image (the sidecar extensions and
+ * `.npz` latent caches) are kept by stem, so a folder of 100,000 images and their tag files costs
+ * one small map entry per tag file, not one list per name.
+ */
+export function pairFolderNames<T>(
+  fileNames: readonly string[],
+  sidecarExtensions: readonly string[],
+  make: (name: string, sidecars: Record<string, string>, hasLatentCache: boolean) => T,
+  other?: (name: string, ext: string) => void,
+): { images: T[]; ignored: IgnoredFile[]; orphanSidecars: string[] } {
+  const exts = new Set(sidecarExtensions.map(normaliseSidecarExtension));
   const images: string[] = [];
   const ignored: IgnoredFile[] = [];
+  /** stem → the names of that stem with a sidecar extension or `.npz`, in listing order */
+  const siblings = new Map<string, string | string[]>();
+  const sidecarNames: string[] = [];
   for (const name of fileNames) {
-    const kind = classifyImageName(name);
-    if (kind === 'image') images.push(name);
-    else if (kind === 'mixedCase' || kind === 'needsPlugin') ignored.push({ name, kind });
-    const stem = stemOf(name);
-    const list = byStem.get(stem);
-    if (list) list.push(name);
-    else byStem.set(stem, [name]);
+    const dot = name.lastIndexOf('.');
+    // no extension (or a dot file): neither an image nor a sidecar (sidecar extensions start with a dot)
+    if (dot <= 0) continue;
+    const ext = name.slice(dot);
+    if (IMAGE_EXTENSIONS_EXACT.has(ext)) images.push(name);
+    else {
+      const kind = classifyImageName(name);
+      if (kind === 'mixedCase' || kind === 'needsPlugin') ignored.push({ name, kind });
+      other?.(name, ext);
+    }
+    const isSidecar = exts.has(ext);
+    if (isSidecar || ext === '.npz') {
+      const stem = name.slice(0, dot);
+      const had = siblings.get(stem);
+      if (had === undefined) siblings.set(stem, name);
+      else if (typeof had === 'string') siblings.set(stem, [had, name]);
+      else had.push(name);
+      if (isSidecar) sidecarNames.push(name);
+    }
   }
-  images.sort(compareNames);
-  ignored.sort((a, b) => compareNames(a.name, b.name));
-  const imageStems = new Set(images.map(stemOf));
-  const entries: ImageEntry[] = images.map((name) => {
-    const siblings = byStem.get(stemOf(name)) ?? [];
+  sortNames(images);
+  ignored.sort((a, b) => compareNamesFast(a.name, b.name));
+  const imageStems = new Set<string>();
+  const entries: T[] = new Array<T>(images.length);
+  for (let i = 0; i < images.length; i++) {
+    const name = images[i] as string;
+    const stem = stemOf(name);
+    imageStems.add(stem);
     const sidecars: Record<string, string> = {};
     let hasLatentCache = false;
-    for (const sib of siblings) {
-      const ext = extensionOf(sib);
+    const sib = siblings.get(stem);
+    if (sib !== undefined) {
       // sd-scripts builds the candidate as splitext(image)[0] + ext: the match is exact.
-      if (exts.includes(ext)) sidecars[ext] = sib;
-      if (ext === '.npz') hasLatentCache = true;
+      for (const s of typeof sib === 'string' ? [sib] : sib) {
+        const ext = extensionOf(s);
+        if (exts.has(ext)) sidecars[ext] = s;
+        if (ext === '.npz') hasLatentCache = true;
+      }
     }
-    return { name, sidecars, hasLatentCache };
-  });
-  const orphanSidecars = fileNames
-    .filter((n) => exts.includes(extensionOf(n)) && !imageStems.has(stemOf(n)))
-    .sort(compareNames);
+    entries[i] = make(name, sidecars, hasLatentCache);
+  }
+  const orphanSidecars = sortNames(sidecarNames.filter((n) => !imageStems.has(stemOf(n))));
   return { images: entries, ignored, orphanSidecars };
 }
 
@@ -174,6 +216,98 @@ export function compareNames(a: string, b: string): number {
   return COLLATOR.compare(a, b);
 }
 const COLLATOR = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
+
+/**
+ * The collator's primary weights of ASCII letters (case-folded) and common punctuation, 0 for
+ * digits (runs compared by value): punctuation < numbers < letters. The punctuation's order is
+ * taken from the collator itself, so a different ICU cannot disagree.
+ */
+const KEY_OF_CHAR: Int32Array = (() => {
+  const table = new Int32Array(128).fill(-1);
+  const punctuation = [...` _-,;:!?.'"()[]{}@*/&#%\`^+<=>|~$`].sort((a, b) => COLLATOR.compare(a, b));
+  for (let i = 0; i < punctuation.length; i++) {
+    const c = punctuation[i] as string;
+    // every mark must sort on its own and before the digits, else no fast keys at all
+    if ((i > 0 && COLLATOR.compare(punctuation[i - 1] as string, c) >= 0) || COLLATOR.compare(c, '0') >= 0) return new Int32Array(128).fill(-1);
+    table[c.charCodeAt(0)] = 1 + i;
+  }
+  for (let c = 0x61; c <= 0x7a; c++) {
+    table[c] = c;
+    table[c - 0x20] = c;
+  }
+  for (let c = 0x30; c <= 0x39; c++) table[c] = 0;
+  return table;
+})();
+/** a digit run's rank: after every punctuation mark, before the letters */
+const NUMBER_MARK = 0x21;
+/** ICU splits longer digit runs; leave those to the collator */
+const MAX_DIGITS = 200;
+
+/**
+ * The collator's primary order of two names (negative, 0 or positive), or NaN when either holds
+ * a character outside the table. Allocates nothing: it walks both names once.
+ */
+export function comparePrimary(a: string, b: string): number {
+  const na = a.length;
+  const nb = b.length;
+  let i = 0;
+  let j = 0;
+  while (i < na && j < nb) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    const ka = ca < 128 ? (KEY_OF_CHAR[ca] as number) : -1;
+    const kb = cb < 128 ? (KEY_OF_CHAR[cb] as number) : -1;
+    if (ka < 0 || kb < 0) return NaN;
+    if (ka > 0 || kb > 0) {
+      // a digit run against a mark or letter ranks as NUMBER_MARK
+      const pa = ka > 0 ? ka : NUMBER_MARK;
+      const pb = kb > 0 ? kb : NUMBER_MARK;
+      if (pa !== pb) return pa - pb;
+      i++;
+      j++;
+      continue;
+    }
+    // two digit runs: by value (leading zeros do not count), then go on after them
+    let ea = i;
+    while (ea < na && isDigit(a.charCodeAt(ea))) ea++;
+    let eb = j;
+    while (eb < nb && isDigit(b.charCodeAt(eb))) eb++;
+    while (i < ea - 1 && a.charCodeAt(i) === 0x30) i++;
+    while (j < eb - 1 && b.charCodeAt(j) === 0x30) j++;
+    if (ea - i > MAX_DIGITS || eb - j > MAX_DIGITS) return NaN;
+    if (ea - i !== eb - j) return ea - i - (eb - j);
+    for (; i < ea; i++, j++) {
+      const d = a.charCodeAt(i) - b.charCodeAt(j);
+      if (d !== 0) return d;
+    }
+  }
+  if (i < na || j < nb) {
+    // one is a prefix of the other; the rest must still be in the table
+    const longerIsA = i < na;
+    for (; i < na; i++) if (!(a.charCodeAt(i) < 128 && (KEY_OF_CHAR[a.charCodeAt(i)] as number) >= 0)) return NaN;
+    for (; j < nb; j++) if (!(b.charCodeAt(j) < 128 && (KEY_OF_CHAR[b.charCodeAt(j)] as number) >= 0)) return NaN;
+    return longerIsA ? 1 : -1;
+  }
+  return 0;
+}
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * `compareNames`, faster for plain ASCII names (the usual case): their primary order is computed
+ * here and the collator is asked only when it cannot decide (`a.png`/`A.png`, `01.png`/`1.png`,
+ * other characters). Several times faster than the collator alone on 100,000 names.
+ */
+export function compareNamesFast(a: string, b: string): number {
+  const p = comparePrimary(a, b);
+  return p === 0 || p !== p ? COLLATOR.compare(a, b) : p;
+}
+
+/** Sorts names in place into `compareNames` order and returns the array. */
+export function sortNames(names: string[]): string[] {
+  return names.sort(compareNamesFast);
+}
 
 /**
  * Scans `root` and its subfolders down to `depth` levels. Folders are read concurrently with a

@@ -1,0 +1,244 @@
+/**
+ * Reads the first bytes of many files on worker threads, for the dataset index's cold build.
+ *
+ * Each file costs an open, a read, sometimes an fstat and a close. Made one after another on the
+ * main thread, those system calls are most of a cold index (and what Python's `imagesize` pays
+ * too); here a few threads make them side by side while the main thread parses what has arrived.
+ * The threads only do I/O: they send back each file's first `firstRead` bytes (the whole file
+ * when it is shorter), its size and modification time when it is longer (an fstat, exactly when
+ * `readImageHeaderSync` makes one), an optional sidecar's bytes, or the error. Buffers are
+ * transferred, not copied. Parsing stays in `imageHeader.ts` (`headerFromFirstRead`).
+ *
+ * The thread code is plain JavaScript given to `new Worker(..., { eval: true })`, so it works the
+ * same from the extension bundle, the CLI, the tests and the benchmarks (no worker file to find).
+ *
+ * Pure Node (no `vscode`).
+ */
+import { Worker } from 'node:worker_threads';
+import * as os from 'node:os';
+
+/** One file's raw read, as a thread reported it. */
+export interface FirstRead {
+  /** the bytes read from offset 0 (at most `firstRead`) */
+  bytes: Uint8Array;
+  /** set when the read filled `firstRead` bytes (then the file was stat'ed) */
+  stat?: { size: number; mtimeMs: number; isFile(): boolean };
+  /** the error of the open/read/fstat, if any */
+  error?: { code: string | undefined; message: string };
+  /** the sidecar's bytes (whole file), when one was asked for and could be read */
+  sidecar?: Uint8Array;
+  /** the sidecar was asked for but could not be read */
+  sidecarFailed?: boolean;
+}
+
+export interface ThreadedReadOptions {
+  firstRead: number;
+  /** worker threads (default: the number of CPUs, 2 to 4) */
+  threads?: number;
+  /** files per message (default 256) */
+  batch?: number;
+  signal?: AbortSignal;
+  /** a sidecar to read whole along with file i (the tag file), or undefined */
+  sidecarOf?: (i: number) => string | undefined;
+}
+
+/** Largest sidecar a thread reads (bigger ones are read by the caller, like a failed read). */
+const SIDECAR_LIMIT = 256 * 1024;
+
+const THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const sideBuf = Buffer.allocUnsafe(${SIDECAR_LIMIT});
+parentPort.on('message', (m) => {
+  const n = m.files.length;
+  const first = m.first;
+  const bytes = new Uint8Array(n * first);
+  // per file: bytes read (-1: error), size, mtimeMs, isFile (1/0/-1 not stat'ed), sidecar offset, sidecar length (-1 failed, -2 none)
+  const meta = new Float64Array(n * 6);
+  const errors = [];
+  const sides = [];
+  let sideTotal = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * 6;
+    meta[o + 3] = -1;
+    meta[o + 5] = -2;
+    let fd;
+    try {
+      fd = fs.openSync(m.files[i], 'r');
+      const got = fs.readSync(fd, bytes, i * first, first, 0);
+      meta[o] = got;
+      if (got === first) {
+        const st = fs.fstatSync(fd);
+        meta[o + 1] = st.size;
+        meta[o + 2] = st.mtimeMs;
+        meta[o + 3] = st.isFile() ? 1 : 0;
+      }
+    } catch (e) {
+      meta[o] = -1;
+      errors.push([i, e && e.code, String(e && e.message)]);
+    } finally {
+      if (fd !== undefined) try { fs.closeSync(fd); } catch {}
+    }
+    const side = m.sidecars ? m.sidecars[i] : undefined;
+    if (side) {
+      let sfd;
+      try {
+        sfd = fs.openSync(side, 'r');
+        const got = fs.readSync(sfd, sideBuf, 0, sideBuf.length, 0);
+        if (got === sideBuf.length) meta[o + 5] = -1;
+        else {
+          sides.push(Buffer.from(sideBuf.subarray(0, got)));
+          meta[o + 4] = sideTotal;
+          meta[o + 5] = got;
+          sideTotal += got;
+        }
+      } catch {
+        meta[o + 5] = -1;
+      } finally {
+        if (sfd !== undefined) try { fs.closeSync(sfd); } catch {}
+      }
+    }
+  }
+  const side = new Uint8Array(sideTotal);
+  let at = 0;
+  for (const b of sides) { side.set(b, at); at += b.length; }
+  parentPort.postMessage({ id: m.id, bytes, meta, errors, side }, [bytes.buffer, meta.buffer, side.buffer]);
+});
+`;
+
+interface Reply {
+  id: number;
+  bytes: Uint8Array;
+  meta: Float64Array;
+  errors: Array<[number, string | undefined, string]>;
+  side: Uint8Array;
+}
+
+function defaultThreads(): number {
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(2, Math.min(4, cpus));
+}
+
+/**
+ * Reads `files` on worker threads and calls `onFile(i, read)` for each, batch by batch as they
+ * arrive (batches may arrive out of order; within a batch in order). Resolves when every file was
+ * reported, or when `signal` aborts (the rest are not reported). Rejects only when the threads
+ * cannot be used at all (no file reported yet for the failed batches): the caller reads those
+ * itself; `onFile` is never called twice for a file.
+ */
+export async function readFirstBytesThreaded(
+  files: readonly string[],
+  options: ThreadedReadOptions,
+  onFile: (i: number, read: FirstRead) => void,
+): Promise<{ unreported: number[] }> {
+  const batch = Math.max(1, options.batch ?? 256);
+  const first = options.firstRead;
+  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), Math.ceil(files.length / batch)));
+  const batches: Array<[number, number]> = [];
+  for (let s = 0; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch)]);
+  const unreported: number[] = [];
+  let next = 0;
+  const workers: Worker[] = [];
+  /** the batches each thread has in flight */
+  const inFlight = new Map<Worker, Set<number>>();
+  try {
+    await new Promise<void>((resolve) => {
+      let active = 0;
+      let finished = false;
+      const done = (): void => {
+        if (!finished && active === 0 && (next >= batches.length || options.signal?.aborted)) {
+          finished = true;
+          resolve();
+        }
+      };
+      const send = (w: Worker): boolean => {
+        if (options.signal?.aborted || next >= batches.length) return false;
+        const id = next++;
+        const [s, e] = batches[id] as [number, number];
+        const list = files.slice(s, e);
+        const sidecars = options.sidecarOf ? list.map((_, k) => options.sidecarOf?.(s + k)) : undefined;
+        active++;
+        inFlight.get(w)?.add(id);
+        w.postMessage({ id, files: list, first, sidecars });
+        return true;
+      };
+      const onReply = (w: Worker, r: Reply): void => {
+        active--;
+        inFlight.get(w)?.delete(r.id);
+        // keep the thread busy while this batch is parsed here
+        send(w);
+        const [s, e] = batches[r.id] as [number, number];
+        const errs = new Map(r.errors.map(([i, code, message]) => [i, { code, message }]));
+        for (let k = 0; k < e - s; k++) {
+          const o = k * 6;
+          const got = r.meta[o] as number;
+          const read: FirstRead = { bytes: got > 0 ? r.bytes.subarray(k * first, k * first + got) : new Uint8Array(0) };
+          if (got < 0) read.error = errs.get(k) ?? { code: undefined, message: 'read failed' };
+          else if ((r.meta[o + 3] as number) >= 0) {
+            const isFile = r.meta[o + 3] === 1;
+            read.stat = { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: () => isFile };
+          }
+          const sideLen = r.meta[o + 5] as number;
+          if (sideLen >= 0) read.sidecar = r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen);
+          else if (sideLen === -1) read.sidecarFailed = true;
+          try {
+            onFile(s + k, read);
+          } catch {
+            // a listener's error must not stop the reads
+          }
+        }
+        done();
+      };
+      const onFail = (w: Worker): void => {
+        // this thread is gone: its batch goes back to the caller, the others carry on
+        for (const id of inFlight.get(w) ?? []) {
+          active--;
+          const [s, e] = batches[id] as [number, number];
+          for (let i = s; i < e; i++) unreported.push(i);
+        }
+        inFlight.delete(w);
+        const i = workers.indexOf(w);
+        if (i >= 0) workers.splice(i, 1);
+        void w.terminate();
+        if (workers.length === 0) {
+          // nobody left: the remaining batches are the caller's too
+          while (next < batches.length) {
+            const [s, e] = batches[next++] as [number, number];
+            for (let k = s; k < e; k++) unreported.push(k);
+          }
+        }
+        done();
+      };
+      for (let t = 0; t < threads; t++) {
+        let w: Worker;
+        try {
+          w = new Worker(THREAD_SOURCE, { eval: true });
+        } catch {
+          continue;
+        }
+        workers.push(w);
+        inFlight.set(w, new Set());
+        w.on('message', (r: Reply) => onReply(w, r));
+        w.on('error', () => onFail(w));
+        w.on('exit', () => {
+          if (workers.includes(w)) onFail(w);
+        });
+        // two batches in flight per thread: one being read, one waiting
+        send(w);
+        send(w);
+      }
+      if (workers.length === 0) {
+        while (next < batches.length) {
+          const [s, e] = batches[next++] as [number, number];
+          for (let k = s; k < e; k++) unreported.push(k);
+        }
+      }
+      const onAbort = (): void => done();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      done();
+    });
+  } finally {
+    for (const w of workers.splice(0)) void w.terminate();
+  }
+  return { unreported };
+}
