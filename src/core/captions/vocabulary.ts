@@ -102,10 +102,15 @@ export function parseA1111TagCsv(text: string): ListedTag[] {
   return out;
 }
 
+/** Which layout a tag list has: WD14 files start with `tag_id,name`, a1111 tag-complete CSVs have no header. */
+export function tagListKind(text: string): 'wd14' | 'a1111' {
+  const first = (parseCsv(text.slice(0, 2000))[0] ?? []).map((c) => c.trim().toLowerCase());
+  return first[0] === 'tag_id' || first[1] === 'name' ? 'wd14' : 'a1111';
+}
+
 /** Picks the parser from the header: WD14 files start with `tag_id,name`. */
 export function parseTagList(text: string): ListedTag[] {
-  const first = (parseCsv(text.slice(0, 2000))[0] ?? []).map((c) => c.trim().toLowerCase());
-  return first[0] === 'tag_id' || first[1] === 'name' ? parseWd14SelectedTags(text) : parseA1111TagCsv(text);
+  return tagListKind(text) === 'wd14' ? parseWd14SelectedTags(text) : parseA1111TagCsv(text);
 }
 
 export interface Completion {
