@@ -131,13 +131,29 @@ export type TagEditorHostMessage =
   | { type: 'tagEditor/state'; state: TagEditorState }
   /** the concept's tags by frequency, for autocomplete (sent when it changes) */
   | { type: 'tagEditor/vocabulary'; tags: Array<{ name: string; count: number }>; total: number }
-  | { type: 'tagEditor/suggestions'; status: 'running' | 'done' | 'error' | 'unconfigured'; tags?: TagSuggestion[]; message?: string };
+  | { type: 'tagEditor/suggestions'; status: 'running' | 'done' | 'error' | 'unconfigured'; tags?: TagSuggestion[]; message?: string }
+  // --- tag-list completion (issue 3, item 2): the host's answer to tagEditor/complete ---
+  | { type: 'tagEditor/completions'; query: string; items: TagEditorCompletion[] };
+
+/** A tag editor autocomplete row: from the concept's tags or the tag list (`loraWorkbench.captions.tagList`). */
+export interface TagEditorCompletion {
+  name: string;
+  source: 'dataset' | 'list';
+  /** caption files of the concept with the tag */
+  count: number;
+  listCount: number | null;
+  category: string | null;
+  /** the alias typed, when an alias matched */
+  alias?: string;
+}
 
 export type TagEditorWebviewMessage =
   | { type: 'tagEditor/edit'; version: number; edit: TagEditOp }
   | { type: 'tagEditor/fix'; version: number; problem: number; fix: number }
   | { type: 'tagEditor/navigate'; direction: 'prev' | 'next' }
   | { type: 'tagEditor/suggest' }
+  /** tag-list completion: candidates for the piece being typed (answered with tagEditor/completions) */
+  | { type: 'tagEditor/complete'; query: string; present: string[] }
   | { type: 'tagEditor/command'; command: 'openAsText' | 'openTaggerSettings' | 'removeBom' | 'openImage' };
 
 function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): boolean {
