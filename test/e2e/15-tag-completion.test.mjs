@@ -77,8 +77,12 @@ test('tag-list completion, image-preview hover and the tag editor autocomplete',
 
     // hover a tag: its count, the tag list's entry and previews of images that carry it
     await page.keyboard.press('Escape');
+    // back to the start of the long line (End scrolled it sideways)
+    await page.keyboard.press('Home');
     const tag = editor.locator('.view-line span', { hasText: /^blue_hair$/ }).first();
-    await tag.hover();
+    await waitFor(async () => ((await tag.boundingBox())?.x ?? 0) > 400 || undefined, 10_000, 'blue_hair in view');
+    const box = await tag.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     const hover = page.locator('.monaco-hover-content', { hasText: 'caption files of' }).first();
     await hover.waitFor({ timeout: 20_000 });
     const text = await hover.innerText();

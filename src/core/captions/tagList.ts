@@ -1,8 +1,8 @@
 /**
  * Tag completion from two sources: the dataset's own tags (by how many caption files carry them)
  * and an optional tag list (WD14's `selected_tags.csv` or an a1111 tag-complete CSV, by its post
- * count). The list can have 100,000 rows, so it is searched through sorted prefix indexes (names
- * and aliases; words inside a name) and answers are capped. Pure: no `vscode` here.
+ * count). The list can have 100,000 rows, so it is searched through prefix buckets kept in rank
+ * order (names and aliases; words inside a name) and answers are capped. Pure: no `vscode` here.
  */
 import { looseTagKey } from './parse';
 import { parseTagList, tagListKind, type ListedTag } from './vocabulary';
@@ -27,29 +27,32 @@ export interface TagListEntry {
   aliases: readonly string[];
 }
 
-/** A sorted array of keys, each pointing at an entry; searched by binary search on a prefix. */
-class PrefixIndex {
-  readonly keys: string[];
-  readonly refs: Int32Array;
+/**
+ * Keys bucketed by their first 1, 2 and 3 characters. Keys are added in rank order (most used
+ * first), so a bucket is already ranked: a search walks it and stops at the limit, no sorting.
+ */
+class PrefixBuckets {
+  private readonly buckets = new Map<string, { keys: string[]; refs: number[] }>();
 
-  constructor(pairs: Array<[string, number]>) {
-    pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
-    this.keys = pairs.map((p) => p[0]);
-    this.refs = Int32Array.from(pairs, (p) => p[1]);
+  add(key: string, ref: number): void {
+    for (let n = 1; n <= 3 && n <= key.length; n++) {
+      const head = key.slice(0, n);
+      let b = this.buckets.get(head);
+      if (!b) {
+        b = { keys: [], refs: [] };
+        this.buckets.set(head, b);
+      }
+      b.keys.push(key);
+      b.refs.push(ref);
+    }
   }
 
-  /** Entry numbers whose key starts with `prefix` (unsorted, may repeat). */
-  range(prefix: string): Int32Array {
-    let lo = 0;
-    let hi = this.keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.keys[mid] as string) < prefix) lo = mid + 1;
-      else hi = mid;
-    }
-    let end = lo;
-    while (end < this.keys.length && (this.keys[end] as string).startsWith(prefix)) end++;
-    return this.refs.subarray(lo, end);
+  /** Entry numbers whose key starts with `prefix` (not empty), in rank order (may repeat). */
+  *matches(prefix: string): Generator<number> {
+    const b = this.buckets.get(prefix.slice(0, 3));
+    if (!b) return;
+    const check = prefix.length > 3;
+    for (let i = 0; i < b.keys.length; i++) if (!check || (b.keys[i] as string).startsWith(prefix)) yield b.refs[i] as number;
   }
 }
 
@@ -63,8 +66,10 @@ export class TagListIndex {
   /** most used first (list count, then the list's own order) */
   readonly entries: TagListEntry[];
   private readonly byKey = new Map<string, number>();
-  private readonly primary: PrefixIndex;
-  private readonly words: PrefixIndex;
+  /** names and aliases */
+  private readonly primary = new PrefixBuckets();
+  /** the words after the first of each name */
+  private readonly words = new PrefixBuckets();
 
   constructor(list: readonly ListedTag[], readonly kind: TagListKind) {
     const seen = new Set<string>();
@@ -80,19 +85,15 @@ export class TagListIndex {
       .map((e, i) => ({ e, i }))
       .sort((a, b) => (b.e.count ?? -1) - (a.e.count ?? -1) || a.i - b.i)
       .map((x) => x.e);
-    const primary: Array<[string, number]> = [];
-    const words: Array<[string, number]> = [];
     this.entries.forEach((e, i) => {
       this.byKey.set(e.key, i);
-      primary.push([e.key, i]);
+      this.primary.add(e.key, i);
       for (const a of e.aliases) {
         const k = looseTagKey(a);
-        if (k !== '' && k !== e.key) primary.push([k, i]);
+        if (k !== '' && k !== e.key) this.primary.add(k, i);
       }
-      for (let at = e.key.indexOf(' '); at >= 0; at = e.key.indexOf(' ', at + 1)) words.push([e.key.slice(at + 1), i]);
+      for (let at = e.key.indexOf(' '); at >= 0; at = e.key.indexOf(' ', at + 1)) this.words.add(e.key.slice(at + 1), i);
     });
-    this.primary = new PrefixIndex(primary);
-    this.words = new PrefixIndex(words);
   }
 
   get size(): number {
@@ -115,12 +116,13 @@ export class TagListIndex {
     const hits: ListHit[] = [];
     const taken = new Set<number>();
     let capped = false;
-    const groups = p === '' ? [null] : [this.primary.range(p), this.words.range(p)];
+    const all = function* (n: number): Generator<number> {
+      for (let i = 0; i < n; i++) yield i;
+    };
+    const groups: Array<{ refs: Iterable<number>; byName: boolean }> =
+      p === '' ? [{ refs: all(this.entries.length), byName: false }] : [{ refs: this.primary.matches(p), byName: true }, { refs: this.words.matches(p), byName: false }];
     for (const g of groups) {
-      const order = g === null ? null : Int32Array.from(g).sort();
-      const n = order === null ? this.entries.length : order.length;
-      for (let j = 0; j < n; j++) {
-        const i = order === null ? j : (order[j] as number);
+      for (const i of g.refs) {
         if (taken.has(i)) continue;
         taken.add(i);
         const entry = this.entries[i] as TagListEntry;
@@ -129,10 +131,9 @@ export class TagListIndex {
           capped = true;
           break;
         }
-        if (g !== null && g !== groups[1] && !entry.key.startsWith(p)) {
-          const alias = entry.aliases.find((a) => looseTagKey(a).startsWith(p));
-          hits.push(alias !== undefined ? { entry, alias } : { entry });
-        } else hits.push({ entry });
+        // a name/alias match where the name does not start with the prefix: an alias matched
+        const alias = g.byName && !entry.key.startsWith(p) ? entry.aliases.find((a) => looseTagKey(a).startsWith(p)) : undefined;
+        hits.push(alias !== undefined ? { entry, alias } : { entry });
       }
       if (capped) break;
     }

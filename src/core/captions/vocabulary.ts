@@ -30,6 +30,22 @@ export function parseCsv(text: string): string[][] {
     fieldStarted = false;
   };
   for (; i < text.length; i++) {
+    if (!quoted && !fieldStarted && row.length === 0) {
+      // fast path: a whole line without quotes is split at its commas (tag lists have 100k lines)
+      let end = text.indexOf('\n', i);
+      if (end < 0) end = text.length;
+      let line = text.slice(i, end);
+      const cr = line.indexOf('\r');
+      if (cr >= 0) {
+        end = i + cr + (text[i + cr + 1] === '\n' ? 1 : 0);
+        line = line.slice(0, cr);
+      }
+      if (!line.includes('"')) {
+        if (line !== '') rows.push(line.split(','));
+        i = end;
+        continue;
+      }
+    }
     const ch = text[i] as string;
     if (quoted) {
       if (ch === '"') {
