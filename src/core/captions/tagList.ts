@@ -80,11 +80,17 @@ export class TagListIndex {
       seen.add(key);
       rows.push({ name: t.name, key, category: t.category, categoryName: categoryName(t.category, kind), count: t.count, aliases: t.aliases });
     }
-    // a stable sort keeps the list's order for equal counts
-    this.entries = rows
-      .map((e, i) => ({ e, i }))
-      .sort((a, b) => (b.e.count ?? -1) - (a.e.count ?? -1) || a.i - b.i)
-      .map((x) => x.e);
+    // most used first, the list's order for equal counts: one number per row, (max - count) · n + row,
+    // sorted natively (a comparator function is the slow part at 100k rows)
+    const n = rows.length;
+    let max = 0;
+    for (const r of rows) if ((r.count ?? -1) > max) max = r.count ?? -1;
+    const order = new Float64Array(n);
+    rows.forEach((r, i) => {
+      order[i] = (max - Math.max(r.count ?? -1, -1) + 1) * n + i;
+    });
+    order.sort();
+    this.entries = Array.from(order, (k) => rows[k - Math.floor(k / n) * n] as TagListEntry);
     this.entries.forEach((e, i) => {
       this.byKey.set(e.key, i);
       this.primary.add(e.key, i);
