@@ -397,7 +397,8 @@ function registerTagLanguageFeatures(subscriptions: vscode.Disposable[], diagnos
           const range = new vscode.Range(position.line, start + lead, position.line, position.character);
           const typed = doc.getText(range);
           const present = new Set(parseCaption(doc.getText()).lines.flatMap((l) => l.tags.map((t) => t.looseKey)));
-          const list = await diagnostics.tagList.get();
+          // a big list is read on first use: answer with the dataset's tags meanwhile
+          const { list, pending } = await diagnostics.tagList.within(300);
           const source = list ? diagnostics.tagList.fileName : '';
           // without a list, every concept tag goes to VS Code's own filter, as before; with one,
           // the answer depends on the prefix (capped list search), so it is asked again per key
@@ -419,7 +420,7 @@ function registerTagLanguageFeatures(subscriptions: vscode.Disposable[], diagnos
                 : `not in the dataset · tag list ${source}: ${c.categoryName ?? 'no category'}${c.listCount !== null ? `, ${c.listCount.toLocaleString('en-US')} posts` : ''}${c.alias !== undefined ? ` · you typed its alias "${c.alias}"` : ''}`;
             return item;
           });
-          return new vscode.CompletionList(out, list !== undefined);
+          return new vscode.CompletionList(out, list !== undefined || pending);
         },
       },
       ',', ' ',

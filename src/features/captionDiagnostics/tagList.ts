@@ -74,6 +74,21 @@ export class TagListSource extends Disposable {
     return this.loading;
   }
 
+  /**
+   * The list if it is read within `ms` (a big list takes a while the first time): `pending` says
+   * it is still being read, so the caller answers without it and asks again on the next key.
+   */
+  async within(ms: number): Promise<{ list: TagListIndex | undefined; pending: boolean }> {
+    const loading = this.get();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+    });
+    const r = await Promise.race([loading, late]);
+    clearTimeout(timer);
+    return r === 'late' ? { list: undefined, pending: true } : { list: r, pending: false };
+  }
+
   private async load(): Promise<TagListIndex | undefined> {
     const target = await this.target();
     if (!target) return undefined;
