@@ -1,7 +1,7 @@
 // Tag-list completion in a real editor: with loraWorkbench.captions.tagList set to a WD14
 // selected_tags.csv, typing the prefix of a tag that is only in the list offers it (marked as from
 // the list) and Enter inserts it; hovering a tag shows its count and previews of images with it;
-// the tag editor's autocomplete offers the same listed tag.
+// the tag editor's autocomplete offers listed tags too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,9 +99,12 @@ test('tag-list completion, image-preview hover and the tag editor autocomplete',
     assert.equal(await hover.locator('a', { hasText: /\d+\.png/ }).count(), 3, 'links to the images');
     t.diagnostic(`screenshot: ${await screenshot(page, 'tag-hover')}`);
 
-    // the tag editor's autocomplete offers the listed tag too, marked as from the list
+    // the tag editor's autocomplete offers listed tags too, marked as from the list (saved first:
+    // no unsaved editor left behind; the file is put back at the end)
     await page.mouse.move(1, 1);
     await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+S');
+    await waitFor(() => readFileSync(join(concept, '2.txt'), 'utf8').includes('looking_away') || undefined, 15_000, '2.txt saved');
     await runCommand(page, 'LoRA Workbench: Open in Tag Editor');
     const frame = await waitFor(async () => {
       for (const f of page.frames()) {
