@@ -167,6 +167,9 @@ function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): bo
       return m.direction === 'prev' || m.direction === 'next';
     case 'tagEditor/suggest':
       return true;
+    // tag-list completion (issue 3, item 2)
+    case 'tagEditor/complete':
+      return typeof m.query === 'string' && m.query.length <= 1000 && Array.isArray(m.present) && m.present.length <= 10_000 && m.present.every((p) => typeof p === 'string');
     case 'tagEditor/command':
       return m.command === 'openAsText' || m.command === 'openTaggerSettings' || m.command === 'removeBom' || m.command === 'openImage';
     default:
