@@ -136,3 +136,13 @@ describe('WD14 parse feeds the index', () => {
     assert.equal(idx.lookup('a b')?.count, 5);
   });
 });
+
+describe('tag editor completion message', () => {
+  it('is accepted from the webview only with a query and the present tags as strings', async () => {
+    const { isWebviewToHost } = await import('../../src/core/protocol');
+    assert.equal(isWebviewToHost({ type: 'tagEditor/complete', query: 'look', present: ['tk', 'solo'] }), true);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/complete', query: 'look' }), false);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/complete', query: 3, present: [] }), false);
+    assert.equal(isWebviewToHost({ type: 'tagEditor/complete', query: 'x', present: [1] }), false);
+  });
+});
