@@ -10,9 +10,12 @@
  *  (b) lint the N files as the Problems panel does (every rule, pollution counts, and the CLIP
  *      token-length rule with the estimate), against reading them;
  *  (c) tag completion with a 10,000-tag vocabulary (building it from the index's counts, as the
- *      batch commands' tag input does, and one completion), against a plain startsWith scan.
+ *      batch commands' tag input does, and one completion), against a plain startsWith scan;
+ *  (d) tag-list completion as tag files ask for it: a concept's 3,000 tags plus a 100,000-row
+ *      a1111 tag list with aliases (tagCandidates: prefix indexes, capped answers), against the
+ *      same question with the dataset's tags only; and reading the list once.
  *
- *   npm run bench -- tags [files=100000] [fsync=1] [parts=a,b,c]
+ *   npm run bench -- tags [files=100000] [fsync=1] [parts=a,b,c,d]
  * Prints figures and ratios. Not a test: nothing here fails on time.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,12 +27,14 @@ import { captionFilesOf, lintDataset } from '../src/core/captions/dataset';
 import { Journal } from '../src/core/captions/journal';
 import { opsFor } from '../src/core/captions/tagBatch';
 import { TagVocabulary } from '../src/core/captions/vocabulary';
+import { loadTagList, tagCandidates } from '../src/core/captions/tagList';
+import { looseTagKey } from '../src/core/captions/parse';
 import { scanDataset } from '../src/core/dataset/scan';
 
 const arg = (name: string, dflt: string): string => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1) ?? dflt;
 const total = Number(arg('files', '100000'));
 const fsync = arg('fsync', '0') === '1';
-const parts = arg('parts', 'a,b,c').split(',');
+const parts = arg('parts', 'a,b,c,d').split(',');
 const folders = 20;
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -152,7 +157,51 @@ function benchCompletion(): void {
   console.log(`    building the vocabulary from the counts (once per question) ${built.toFixed(2)} ms; together ${(built + one).toFixed(2)} ms`);
 }
 
+function benchTagList(): void {
+  const r = rng(11);
+  const syll = ['ka', 'ri', 'mo', 'su', 'te', 'na', 'lo', 'bi', 'ha', 'ze', 'qu', 'do', 'fi', 'ye', 'pa', 'wu'];
+  const word = (): string => Array.from({ length: 2 + Math.floor(r() * 3) }, () => syll[Math.floor(r() * syll.length)]).join('');
+  const rows: string[] = [];
+  const seen = new Set<string>();
+  while (rows.length < 100_000) {
+    const name = Array.from({ length: 1 + Math.floor(r() * 3) }, word).join('_');
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const aliases = r() < 0.2 ? `"${word()},${word()}_${word()}"` : '';
+    rows.push(`${name},${[0, 1, 3, 4, 5][Math.floor(r() * 5)]},${Math.floor(1 + 1e6 * r() ** 6)},${aliases}`);
+  }
+  const csv = rows.join('\n');
+  let t = performance.now();
+  const loaded = loadTagList(csv);
+  const loadMs = performance.now() - t;
+  if (!('index' in loaded)) throw new Error(loaded.error);
+  const list = loaded.index;
+  const dataset = [...seen]
+    .slice(0, 3000)
+    .map((name, i) => ({ name, key: looseTagKey(name), count: 1 + ((i * 7919) % 500) }))
+    .sort((a, b) => b.count - a.count);
+  const present = new Set(dataset.slice(0, 25).map((d) => d.key));
+  const prefixes = ['k', 'ka', 'kari', 'mo_s', 'z', 'zequ', 'te', 'lob', 'h', 'x', ''];
+  for (const p of prefixes) tagCandidates(p, dataset, list, { present });
+  const reps = 50;
+  t = performance.now();
+  let items = 0;
+  for (let k = 0; k < reps; k++) for (const p of prefixes) items += tagCandidates(p, dataset, list, { present }).items.length;
+  const withList = (performance.now() - t) / (reps * prefixes.length);
+  t = performance.now();
+  for (let k = 0; k < reps; k++) for (const p of prefixes) tagCandidates(p, dataset, undefined, { present });
+  const datasetOnly = (performance.now() - t) / (reps * prefixes.length);
+  console.log(`(d) tag-list completion: ${list.size} listed tags (a1111 CSV with aliases) + ${dataset.length} dataset tags`);
+  console.log(`    reading the list once (parse + prefix indexes)              ${loadMs.toFixed(0)} ms`);
+  console.log(`    one completion, dataset + list (≤300 items, ${(items / (reps * prefixes.length)).toFixed(0)} on average) ${withList.toFixed(2)} ms; dataset tags only ${datasetOnly.toFixed(2)} ms → ${(withList / datasetOnly).toFixed(1)}× (goal: a few ms)`);
+}
+
 async function main(): Promise<void> {
+  if (!parts.includes('a') && !parts.includes('b')) {
+    if (parts.includes('c')) benchCompletion();
+    if (parts.includes('d')) benchTagList();
+    return;
+  }
   const t0 = performance.now();
   const root = makeDataset();
   console.log(`dataset: ${total} tag files in ${folders} concept folders, made in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -160,6 +209,7 @@ async function main(): Promise<void> {
     if (parts.includes('a')) await benchInsert(root);
     if (parts.includes('b')) await benchLint(root);
     if (parts.includes('c')) benchCompletion();
+    if (parts.includes('d')) benchTagList();
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -123,6 +123,8 @@ export const Settings = {
   keepTokens: 'captions.keepTokens',
   maxTokenLength: 'captions.maxTokenLength',
   clipVocabulary: 'captions.clipVocabulary',
+  // --- tag-list completion (issue 3, item 2) ---
+  captionsTagList: 'captions.tagList',
   taggerModelFolder: 'tagger.modelFolder',
   taggerGeneralThreshold: 'tagger.generalThreshold',
   taggerCharacterThreshold: 'tagger.characterThreshold',

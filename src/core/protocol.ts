@@ -133,7 +133,21 @@ export type TagEditorHostMessage =
   | { type: 'tagEditor/state'; state: TagEditorState }
   /** the concept's tags by frequency, for autocomplete (sent when it changes) */
   | { type: 'tagEditor/vocabulary'; tags: Array<{ name: string; count: number }>; total: number }
-  | { type: 'tagEditor/suggestions'; status: 'running' | 'done' | 'error' | 'unconfigured'; tags?: TagSuggestion[]; message?: string };
+  | { type: 'tagEditor/suggestions'; status: 'running' | 'done' | 'error' | 'unconfigured'; tags?: TagSuggestion[]; message?: string }
+  // --- tag-list completion (issue 3, item 2): the host's answer to tagEditor/complete ---
+  | { type: 'tagEditor/completions'; query: string; items: TagEditorCompletion[] };
+
+/** A tag editor autocomplete row: from the concept's tags or the tag list (`loraWorkbench.captions.tagList`). */
+export interface TagEditorCompletion {
+  name: string;
+  source: 'dataset' | 'list';
+  /** caption files of the concept with the tag */
+  count: number;
+  listCount: number | null;
+  category: string | null;
+  /** the alias typed, when an alias matched */
+  alias?: string;
+}
 
 export type TagEditorWebviewMessage =
   | { type: 'tagEditor/edit'; version: number; edit: TagEditOp }
@@ -142,7 +156,9 @@ export type TagEditorWebviewMessage =
   | { type: 'tagEditor/suggest' }
   | { type: 'tagEditor/command'; command: 'openAsText' | 'openTaggerSettings' | 'removeBom' | 'openImage' }
   /** the raw-text box: the whole text as typed (the host applies one minimal replace); `seq` comes back as `ack` */
-  | { type: 'tagEditor/setText'; version: number; text: string; seq: number };
+  | { type: 'tagEditor/setText'; version: number; text: string; seq: number }
+  /** tag-list completion: candidates for the piece being typed (answered with tagEditor/completions) */
+  | { type: 'tagEditor/complete'; query: string; present: string[] };
 
 function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): boolean {
   const int = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
@@ -157,6 +173,9 @@ function isTagEditorMessage(m: { type?: unknown } & Record<string, unknown>): bo
       return true;
     case 'tagEditor/setText':
       return int(m.version) && typeof m.text === 'string' && int(m.seq);
+    // tag-list completion (issue 3, item 2)
+    case 'tagEditor/complete':
+      return typeof m.query === 'string' && m.query.length <= 1000 && Array.isArray(m.present) && m.present.length <= 10_000 && m.present.every((p) => typeof p === 'string');
     case 'tagEditor/command':
       return m.command === 'openAsText' || m.command === 'openTaggerSettings' || m.command === 'removeBom' || m.command === 'openImage';
     default:

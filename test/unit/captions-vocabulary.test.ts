@@ -7,6 +7,8 @@ describe('tag lists', () => {
     assert.deepEqual(parseCsv('\ufeffa,"b,c","d ""e"""\r\n\r\nx,,\n'), [['a', 'b,c', 'd "e"'], ['x', '', '']]);
     assert.deepEqual(parseCsv(''), []);
     assert.deepEqual(parseCsv('"unterminated,x'), [['unterminated,x']]);
+    // lines without quotes take a fast path: CR-only, CRLF and LF line ends, a quoted field over two lines
+    assert.deepEqual(parseCsv('a,b\rc,d\r\n"x\ny",z\n\nlast'), [['a', 'b'], ['c', 'd'], ['x\ny', 'z'], ['last']]);
   });
   it('reads WD14 selected_tags.csv, blank lines included', () => {
     const csv = 'tag_id,name,category,count\n9999999,general,9,807489\n\n470575,1girl,0,4225150\n212816,solo,0,3582574\r\n\r\n1,"odd,tag",0,x\n';

@@ -7,7 +7,7 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import './style.css';
-import type { HostToWebview, TagEditorState, TagSuggestion } from '../../src/core/protocol';
+import type { HostToWebview, TagEditorCompletion, TagEditorState, TagSuggestion } from '../../src/core/protocol';
 import { mapOffsetThroughChange, type TagEditOp } from '../../src/core/captions/tagEditorTypes';
 import { connect, getState, h, post, setState } from '../shared/api';
 
@@ -540,7 +540,7 @@ function onDragEnd(e: PointerEvent): void {
 }
 
 // ---- add with autocomplete ------------------------------------------------------------------
-let matches: Array<{ name: string; count: number }> = [];
+let matches: TagEditorCompletion[] = [];
 let active = -1;
 /** the input the completion list serves (the add box, or a chip being edited) and what accepting does */
 let acInput: HTMLInputElement = input as HTMLInputElement;
@@ -576,7 +576,13 @@ function updateCompletions(): void {
     else if (v.key.includes(` ${q}`)) inside.push(v);
     if (starts.length >= 12) break;
   }
-  matches = [...starts, ...inside].slice(0, 12);
+  matches = [...starts, ...inside].slice(0, 12).map((v) => ({ name: v.name, count: v.count, source: 'dataset' as const, listCount: null, category: null }));
+  // the host answers with the concept's tags and the tag list's (tagEditor/completions)
+  post({ type: 'tagEditor/complete', query: piece, present: [...present] });
+  renderCompletions();
+}
+
+function renderCompletions(): void {
   if (!matches.length) {
     closeCompletions();
     return;
@@ -586,11 +592,14 @@ function updateCompletions(): void {
     ...matches.map((m, i) => {
       const li = h(
         'li',
-        { attrs: { role: 'option', 'data-i': String(i), 'aria-selected': i === active ? 'true' : 'false' } },
-        h('span', { class: 'name', text: m.name }),
-        h('span', { class: 'count muted', text: `${m.count}/${vocabularyTotal}` }),
+        { class: m.source, attrs: { role: 'option', 'data-i': String(i), 'aria-selected': i === active ? 'true' : 'false' } },
+        h('span', { class: 'name', text: m.alias !== undefined ? `${m.name} ← ${m.alias}` : m.name }),
+        h('span', {
+          class: 'count muted',
+          text: m.source === 'dataset' ? `${m.count}/${vocabularyTotal}` : `list · ${m.category ?? 'listed'}${m.listCount !== null ? ` · ${m.listCount.toLocaleString('en-US')}` : ''}`,
+        }),
       );
-      li.title = `On ${m.count} of ${vocabularyTotal} tag files of this concept`;
+      li.title = m.source === 'dataset' ? `On ${m.count} of ${vocabularyTotal} tag files of this concept` : 'From the tag list (loraWorkbench.captions.tagList), not in this dataset';
       // mousedown, not click: the input must not lose focus first
       li.addEventListener('mousedown', (e) => {
         e.preventDefault();
@@ -690,6 +699,13 @@ connect((m: HostToWebview) => {
       vocabulary = m.tags.map((t) => ({ ...t, key: looseKey(t.name) }));
       vocabularyTotal = m.total;
       updateCompletions();
+      break;
+    case 'tagEditor/completions':
+      // only the answer for what is typed now, and only while the dropdown may show
+      if (m.query === currentPiece().piece && document.activeElement === acInput && editable()) {
+        matches = m.items;
+        renderCompletions();
+      }
       break;
     case 'tagEditor/suggestions':
       suggestions = m;

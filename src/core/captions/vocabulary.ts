@@ -30,6 +30,22 @@ export function parseCsv(text: string): string[][] {
     fieldStarted = false;
   };
   for (; i < text.length; i++) {
+    if (!quoted && !fieldStarted && row.length === 0) {
+      // fast path: a whole line without quotes is split at its commas (tag lists have 100k lines)
+      let end = text.indexOf('\n', i);
+      if (end < 0) end = text.length;
+      let line = text.slice(i, end);
+      const cr = line.indexOf('\r');
+      if (cr >= 0) {
+        end = i + cr + (text[i + cr + 1] === '\n' ? 1 : 0);
+        line = line.slice(0, cr);
+      }
+      if (!line.includes('"')) {
+        if (line !== '') rows.push(line.split(','));
+        i = end;
+        continue;
+      }
+    }
     const ch = text[i] as string;
     if (quoted) {
       if (ch === '"') {
@@ -102,10 +118,15 @@ export function parseA1111TagCsv(text: string): ListedTag[] {
   return out;
 }
 
+/** Which layout a tag list has: WD14 files start with `tag_id,name`, a1111 tag-complete CSVs have no header. */
+export function tagListKind(text: string): 'wd14' | 'a1111' {
+  const first = (parseCsv(text.slice(0, 2000))[0] ?? []).map((c) => c.trim().toLowerCase());
+  return first[0] === 'tag_id' || first[1] === 'name' ? 'wd14' : 'a1111';
+}
+
 /** Picks the parser from the header: WD14 files start with `tag_id,name`. */
 export function parseTagList(text: string): ListedTag[] {
-  const first = (parseCsv(text.slice(0, 2000))[0] ?? []).map((c) => c.trim().toLowerCase());
-  return first[0] === 'tag_id' || first[1] === 'name' ? parseWd14SelectedTags(text) : parseA1111TagCsv(text);
+  return tagListKind(text) === 'wd14' ? parseWd14SelectedTags(text) : parseA1111TagCsv(text);
 }
 
 export interface Completion {

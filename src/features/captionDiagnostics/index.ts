@@ -11,6 +11,8 @@ import { CaptionIndex, type CaptionDiagnostic, type ConceptContext, type RuleCod
 import { resolveTrigger } from '../../core/captions/triggers';
 import { looseTagKey, parseCaption, type CaptionOptions } from '../../core/captions/parse';
 import { tokenCounter } from '../../core/captions/clipTokenizer';
+import { tagCandidates, type TagCandidate } from '../../core/captions/tagList';
+import { TagListSource } from './tagList';
 import { atomicWriteFile } from '../../core/captions/journal';
 import type { FolderScan } from '../../core/dataset/scan';
 import { normaliseSidecarExtension } from '../../core/dataset/images';
@@ -93,6 +95,10 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   /** fires after the index changed (the Tags view listens) */
   private readonly updated = this.register(new vscode.EventEmitter<void>());
   readonly onDidUpdate = this.updated.event;
+  /** the tag list for completion (read on first use) */
+  readonly tagList = this.register(new TagListSource());
+  /** caption file → its image, for hover previews */
+  private imageOfCaption = new Map<string, string>();
 
   /** The index (read-only use: the Tags view, batch targets, rename). */
   get captionIndex(): CaptionIndex {
@@ -217,6 +223,7 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     // only files whose diagnostics may have changed are re-published: a model change (one image
     // added, one caption renamed) must not re-check a 100k-image dataset
     const changed = new Set<string>();
+    const images = new Map<string, string>();
     const folders = this.model.current.groups.flatMap((g) => g.folders);
     for (const f of folders) {
       const ctx = this.conceptContext(f);
@@ -228,9 +235,13 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
       }
       for (const img of f.images) {
         const side = img.sidecars[ext];
-        if (side) next.set(path.join(f.path, side), f.path);
+        if (side) {
+          next.set(path.join(f.path, side), f.path);
+          images.set(path.join(f.path, side), path.join(f.path, img.name));
+        }
       }
     }
+    this.imageOfCaption = images;
     for (const file of this.known.keys()) {
       if (!next.has(file)) {
         for (const f of this.index.removeFile(file).files) changed.add(f);
@@ -299,6 +310,29 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     return { concept, total: stats?.captioned ?? 0, tags: this.index.conceptTags(concept) };
   }
 
+  /** Up to `max` images of the concept whose caption has the tag (other files' first, then `file`'s own). */
+  imagesWithTag(concept: string, key: string, file: string, max: number): string[] {
+    const out: string[] = [];
+    let own: string | undefined;
+    for (const f of this.index.conceptFiles(concept)) {
+      if (!f.tagKeys.includes(key)) continue;
+      const img = this.imageOfCaption.get(f.file);
+      if (!img) continue;
+      if (f.file === file) own = img;
+      else out.push(img);
+      if (out.length >= max) break;
+    }
+    if (own && out.length < max) out.unshift(own);
+    return out;
+  }
+
+  /** Completion candidates for the tag editor: the concept's tags, then the tag list's. */
+  async tagCandidatesFor(file: string, prefix: string, present: ReadonlySet<string>): Promise<TagCandidate[]> {
+    const info = this.tagsFor(file);
+    const list = await this.tagList.get();
+    return tagCandidates(prefix, info?.tags ?? [], list, { present, datasetLimit: 12, listLimit: 12 }).items;
+  }
+
   /**
    * What the tag editor shows about a file: its diagnostics with their fixes (only when the index
    * holds exactly `text`, so offsets fit), its concept's trigger word and the caption options.
@@ -348,36 +382,67 @@ function toDiagnostic(d: CaptionDiagnostic): vscode.Diagnostic {
   return diag;
 }
 
-/** Completion of tags (dataset vocabulary by frequency) and hover counts in caption files. */
+/** "4225150" → "4.2M": list counts in completion labels. */
+function shortCount(n: number | null): string {
+  if (n === null) return '';
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1).replace(/\.0$/, '')}M`;
+  if (n >= 1e4) return `${Math.round(n / 1e3)}k`;
+  return String(n);
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Completion of tags (the concept's tags by frequency, then the tag list's) and hover (counts,
+ * the tag list's data and a preview of images with the tag) in caption files.
+ */
 function registerTagLanguageFeatures(subscriptions: vscode.Disposable[], diagnostics: CaptionDiagnostics): void {
   const selector: vscode.DocumentSelector = { language: Languages.caption, scheme: 'file' };
   subscriptions.push(
     vscode.languages.registerCompletionItemProvider(
       selector,
       {
-        provideCompletionItems(doc, position) {
+        async provideCompletionItems(doc, position) {
           const info = diagnostics.tagsFor(doc.uri.fsPath);
           if (!info) return undefined;
           const line = doc.lineAt(position.line).text;
           const start = Math.max(line.lastIndexOf(',', position.character - 1) + 1, 0);
           const lead = line.slice(start, position.character).match(/^\s*/)?.[0].length ?? 0;
           const range = new vscode.Range(position.line, start + lead, position.line, position.character);
+          const typed = doc.getText(range);
           const present = new Set(parseCaption(doc.getText()).lines.flatMap((l) => l.tags.map((t) => t.looseKey)));
-          return info.tags
-            .filter((t) => !present.has(t.key))
-            .map((t, i) => {
-              const item = new vscode.CompletionItem({ label: t.name, description: `${t.count}/${info.total}` }, vscode.CompletionItemKind.Value);
-              item.range = range;
-              item.sortText = String(i).padStart(6, '0');
-              item.detail = `on ${t.count} of ${info.total} caption files of ${path.basename(info.concept)}`;
-              return item;
-            });
+          // a big list is read on first use: answer with the dataset's tags meanwhile
+          const { list, pending } = await diagnostics.tagList.within(300);
+          const source = list ? diagnostics.tagList.fileName : '';
+          // without a list, every concept tag goes to VS Code's own filter, as before; with one,
+          // the answer depends on the prefix (capped list search), so it is asked again per key
+          const { items } = tagCandidates(list ? typed : '', info.tags, list, { present, datasetLimit: list ? 200 : Number.MAX_SAFE_INTEGER });
+          const out = items.map((c, i) => {
+            const listed = c.listCount !== null || c.categoryName !== null ? `${c.categoryName ?? 'listed'}${c.listCount !== null ? ` · ${shortCount(c.listCount)}` : ''}` : '';
+            const label: vscode.CompletionItemLabel =
+              c.source === 'dataset'
+                ? { label: c.tag, description: `${c.datasetCount}/${info.total}` }
+                : { label: c.tag, description: `list · ${listed}`, ...(c.alias !== undefined ? { detail: ` ← ${c.alias}` } : {}) };
+            const item = new vscode.CompletionItem(label, c.source === 'dataset' ? vscode.CompletionItemKind.Value : vscode.CompletionItemKind.Reference);
+            item.range = range;
+            item.insertText = c.tag;
+            item.sortText = String(i).padStart(6, '0');
+            if (list) item.filterText = typed === '' ? c.tag : `${typed} ${c.tag}`;
+            item.detail =
+              c.source === 'dataset'
+                ? `on ${c.datasetCount} of ${info.total} caption files of ${path.basename(info.concept)}${listed ? ` · tag list: ${listed}` : ''}`
+                : `not in the dataset · tag list ${source}: ${c.categoryName ?? 'no category'}${c.listCount !== null ? `, ${c.listCount.toLocaleString('en-US')} posts` : ''}${c.alias !== undefined ? ` · you typed its alias "${c.alias}"` : ''}`;
+            return item;
+          });
+          return new vscode.CompletionList(out, list !== undefined || pending);
         },
       },
       ',', ' ',
     ),
     vscode.languages.registerHoverProvider(selector, {
-      provideHover(doc, position) {
+      async provideHover(doc, position) {
         const info = diagnostics.tagsFor(doc.uri.fsPath);
         if (!info) return undefined;
         const parsed = parseCaption(doc.getText());
@@ -386,12 +451,25 @@ function registerTagLanguageFeatures(subscriptions: vscode.Disposable[], diagnos
         if (!tag) return undefined;
         const key = looseTagKey(tag.name);
         const count = info.tags.find((t) => t.key === key)?.count ?? 0;
-        const md = new vscode.MarkdownString(
-          `**${tag.name}**: on ${count} of ${info.total} caption files of \`${path.basename(info.concept)}\`` +
-            (info.total > 0 && count / info.total >= 0.8
-              ? '\n\nA tag on almost every image takes on what it names: if that is part of what the trigger word should learn, consider removing it.'
-              : ''),
-        );
+        const md = new vscode.MarkdownString('', true);
+        md.supportHtml = true;
+        md.appendMarkdown(`**${escapeMd(tag.name)}**: on ${count} of ${info.total} caption files of \`${path.basename(info.concept)}\``);
+        if (info.total > 0 && count / info.total >= 0.8) {
+          md.appendMarkdown('\n\nA tag on almost every image takes on what it names: if that is part of what the trigger word should learn, consider removing it.');
+        }
+        const listed = (await diagnostics.tagList.get())?.lookup(tag.name);
+        if (listed) {
+          md.appendMarkdown(
+            `\n\nTag list (${escapeMd(diagnostics.tagList.fileName)}): ${listed.categoryName ?? 'no category'}` +
+              (listed.count !== null ? `, ${listed.count.toLocaleString('en-US')} posts` : ''),
+          );
+        }
+        const images = diagnostics.imagesWithTag(info.concept, key, doc.uri.fsPath, 3);
+        if (images.length) {
+          const uris = images.map((p) => vscode.Uri.file(p).toString());
+          md.appendMarkdown(`\n\n${images.map((p, i) => `![${escapeMd(path.basename(p))}](${uris[i]}|height=96)`).join(' ')}`);
+          md.appendMarkdown(`\n\n${images.map((p, i) => `[${escapeMd(path.basename(p))}](${uris[i]})`).join(' · ')}`);
+        }
         return new vscode.Hover(md, new vscode.Range(doc.positionAt(tag.start), doc.positionAt(tag.end)));
       },
     }),

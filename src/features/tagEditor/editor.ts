@@ -280,6 +280,14 @@ class TagEditorSession extends Disposable {
       case 'tagEditor/suggest':
         await this.suggest();
         return undefined;
+      case 'tagEditor/complete': {
+        // tag-list completion: the concept's tags, then the tag list's (src/core/captions/tagList.ts)
+        const q = m as Extract<TagEditorWebviewMessage, { type: 'tagEditor/complete' }>;
+        const found = await this.diagnostics.tagCandidatesFor(this.file, q.query, new Set(q.present));
+        const items = found.map((c) => ({ name: c.tag, source: c.source, count: c.datasetCount, listCount: c.listCount, category: c.categoryName, ...(c.alias !== undefined ? { alias: c.alias } : {}) }));
+        this.channel.post({ type: 'tagEditor/completions', query: q.query, items });
+        return undefined;
+      }
       case 'tagEditor/command':
         await this.command((m as Extract<TagEditorWebviewMessage, { type: 'tagEditor/command' }>).command);
         return undefined;
