@@ -9,8 +9,18 @@ test('the dataset overview shows concepts, tags and problems', { timeout: 180_00
     const view = await openLoraContainer(page);
     const train = view.locator('.monaco-list-row', { hasText: 'img_train' }).first();
     await train.waitFor({ timeout: 30_000 });
-    await train.hover();
-    await train.locator('.action-label[aria-label^="Show Dataset Overview"]').click();
+    // the inline action shows on hover; the row is re-rendered while the index fills in sizes and
+    // tags (the hover is lost then), so hover again until the click lands
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await train.hover();
+        await train.locator('.action-label[aria-label^="Show Dataset Overview"]').click({ timeout: 5_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 6) throw e;
+        await page.mouse.move(1, 1);
+      }
+    }
     await page.locator('.tabs-container .tab', { hasText: 'Dataset: img_train' }).first().waitFor({ timeout: 15_000 });
 
     const frame = page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');

@@ -127,9 +127,25 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
     return resolveTrigger({
       folderName: path.basename(folder),
       perFolder: forFolder(s.triggers, folder) ?? null,
+      datasetConfigClassTokens: this.configClassTokens(folder),
       setting: s.trigger || null,
       isReg: isRegFolder(folder),
     }).trigger;
+  }
+
+  /**
+   * `class_tokens` that a `--dataset_config` TOML gives the subset reading this folder (set in the
+   * subset, its dataset or [general]; not the folder name's), or null.
+   */
+  private configClassTokens(folder: string): string | null {
+    for (const d of this.model.current.discovered) {
+      for (const sub of d.subsets) {
+        if (sub.style !== 'dreambooth' || !sub.imageDir || sub.skipReason || path.resolve(sub.imageDir) !== path.resolve(folder)) continue;
+        const src = sub.sources.classTokens;
+        if ((src === 'subset' || src === 'dataset' || src === 'general') && sub.values.classTokens) return sub.values.classTokens;
+      }
+    }
+    return null;
   }
 
   constructor(private readonly model: DatasetsModel) {
@@ -201,17 +217,20 @@ export class CaptionDiagnostics extends Disposable implements vscode.CodeActionP
   /** The concept folder → trigger and rule context, from settings and the folder name. */
   private conceptContext(folder: FolderScan): Parameters<CaptionIndex['setConcept']>[1] {
     const s = this.settings;
+    const configTokens = this.configClassTokens(folder.path);
     const resolved = resolveTrigger({
       folderName: path.basename(folder.path),
       perFolder: forFolder(s.triggers, folder.path) ?? null,
+      datasetConfigClassTokens: configTokens,
       setting: s.trigger || null,
       isReg: isRegFolder(folder.path),
     });
     const absorbed = forFolder(s.absorbed, folder.path) ?? (resolved.trigger ? s.absorbed[resolved.trigger] : undefined);
+    const classTokens = configTokens ?? (folder.concept.ok ? folder.concept.classTokens : '');
     return {
       trigger: resolved.trigger,
       ...(absorbed ? { absorbed } : {}),
-      ...(folder.concept.ok && folder.concept.classTokens ? { pollutionIgnore: folder.concept.classTokens.split(/\s+/) } : {}),
+      ...(classTokens ? { pollutionIgnore: classTokens.split(/\s+/) } : {}),
       options: { shuffleCaption: s.shuffleCaption, keepTokens: s.keepTokens },
     };
   }

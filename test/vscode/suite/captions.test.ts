@@ -3,6 +3,8 @@
  * quick fixes, and tag completion/hover, on the sample dataset (a temporary copy).
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 
 const EXTENSION_ID = 'lora-workbench.lora-workbench';
@@ -84,5 +86,35 @@ describe('caption diagnostics', () => {
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /\*\*tk\*\*: on 14 of 14 caption files/);
     await vscode.commands.executeCommand('workbench.action.files.revert', file);
+  });
+
+  it("takes a folder's trigger word from a dataset config's class_tokens", async () => {
+    // a folder name without N_ (no trigger from it): only the dataset config names the concept
+    const root = uri('tmp_caption_config').fsPath;
+    fs.rmSync(root, { recursive: true, force: true });
+    const dir = path.join(root, 'photos');
+    fs.mkdirSync(dir, { recursive: true });
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' + '1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2212bc20000000049454e44ae426082', 'hex');
+    for (const [n, tags] of [['a', 'qzx, 1dog, sitting'], ['b', '1dog, qzx, running'], ['c', '1dog, grass']] as Array<[string, string]>) {
+      fs.writeFileSync(path.join(dir, `${n}.png`), png);
+      fs.writeFileSync(path.join(dir, `${n}.txt`), tags);
+    }
+    fs.writeFileSync(
+      path.join(root, 'dataset.toml'),
+      ['[general]', 'caption_extension = ".txt"', '', '[[datasets]]', 'resolution = 1024', '', '  [[datasets.subsets]]', '  image_dir = "tmp_caption_config/photos"', '  class_tokens = "qzx dog"', ''].join('\n'),
+    );
+    try {
+      const api = await vscode.extensions.getExtension<{ datasets: { refresh(): Promise<void> } }>(EXTENSION_ID)?.activate();
+      await api?.datasets.refresh();
+      const c = vscode.Uri.file(path.join(dir, 'c.txt'));
+      const missing = await until(() => ours(c).find((d) => d.code === 'trigger-missing'), 'trigger-missing on c.txt', 30_000);
+      assert.match(missing.message, /qzx/);
+      const b = vscode.Uri.file(path.join(dir, 'b.txt'));
+      const notFirst = await until(() => ours(b).find((d) => d.code === 'trigger-not-first'), 'trigger-not-first on b.txt');
+      assert.match(notFirst.message, /qzx/);
+      assert.equal(ours(vscode.Uri.file(path.join(dir, 'a.txt'))).some((d) => d.code === 'trigger-missing' || d.code === 'trigger-not-first'), false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
