@@ -8,8 +8,25 @@
 
 /** The nodes a command works on: the selection when VS Code passed one, else the clicked node. */
 export function selectedTargets<T>(clicked: T | undefined | null, second: unknown): T[] {
-  if (Array.isArray(second) && second.length > 0) return second as T[];
-  return clicked === undefined || clicked === null ? [] : [clicked];
+  const none = clicked === undefined || clicked === null;
+  if (Array.isArray(second) && second.length > 0) {
+    // a selection that does not hold the clicked row (it was re-rendered, or the selection is left
+    // over from before): act on the row the user clicked, as the Explorer does
+    if (none || selectionHolds(second, clicked)) return second as T[];
+  }
+  return none ? [] : [clicked];
+}
+
+/** Whether a selection holds the clicked row: the same object, tree node id, or URI. */
+export function selectionHolds(selection: readonly unknown[], clicked: unknown): boolean {
+  const key = (n: unknown): unknown => {
+    if (!n || typeof n !== 'object') return n;
+    if ('id' in n && (n as { id: unknown }).id !== undefined) return `id:${String((n as { id: unknown }).id)}`;
+    if ('scheme' in n && 'fsPath' in n) return `uri:${String(n)}`;
+    return n;
+  };
+  const k = key(clicked);
+  return selection.some((n) => n === clicked || key(n) === k);
 }
 
 /** The second argument, unless it is the tree's selection (then undefined). */

@@ -13,6 +13,7 @@ import { filesWithTag } from '../../core/captions/tagStats';
 import type { DatasetsModel } from '../datasetsView/model';
 import { imageForSidecar, pickFolder } from '../autoTag/targets';
 import type { CaptionDiagnostics } from '../captionDiagnostics';
+import { selectionHolds } from '../datasetsView/selection';
 
 export interface TargetFile {
   /** the caption/tag file (may not exist yet) */
@@ -101,7 +102,16 @@ export function targetsOf(
   ext: string,
 ): TargetFile[] | undefined {
   // a tree passes (clicked node, selected nodes); a gallery or test passes a list of URIs
-  const args: unknown[] = Array.isArray(selection) && selection.length > 0 ? selection : Array.isArray(first) ? first : first !== undefined && first !== null ? [first] : [];
+  // (a selection without the clicked row is left over from before: the clicked row alone, as the Explorer does)
+  const clicked = first !== undefined && first !== null && !Array.isArray(first);
+  const args: unknown[] =
+    Array.isArray(selection) && selection.length > 0 && (!clicked || selectionHolds(selection, first))
+      ? selection
+      : Array.isArray(first)
+        ? first
+        : clicked
+          ? [first]
+          : [];
   if (args.length === 0) return undefined;
   const out = new Map<string, TargetFile>();
   for (const a of args) {
