@@ -62,13 +62,16 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     await clickRow(page, conceptRow);
     // the first 1.png under this concept (other tests leave datasets with a 1.png of their own,
     // which can come earlier in the tree): the list row right after the concept row
-    const conceptIndex = Number(await conceptRow.getAttribute('data-index'));
-    const image = conceptRow.locator('xpath=..').locator(`:scope > .monaco-list-row[data-index="${conceptIndex + 1}"]`);
-    // the click expands the concept, but its children are rendered a moment later: until then the
-    // row after it is the next dataset
-    // (under load the click can land while a hover opens and not expand it: click again then)
+    // the click expands the concept, but its children are rendered a moment later (until then the
+    // row after it is the next dataset); rows move while the index fills in, so a click can land on
+    // another row (collapsing img_train): expand what is collapsed and look again
+    let image = conceptRow;
     await waitFor(async () => {
-      if ((await conceptRow.getAttribute('aria-expanded').catch(() => 'true')) === 'false') await clickRow(page, conceptRow).catch(() => {});
+      if ((await train.getAttribute('aria-expanded', { timeout: 1000 }).catch(() => null)) === 'false') await clickRow(page, train).catch(() => {});
+      else if ((await conceptRow.getAttribute('aria-expanded', { timeout: 1000 }).catch(() => null)) === 'false') await clickRow(page, conceptRow).catch(() => {});
+      const conceptIndex = Number(await conceptRow.getAttribute('data-index', { timeout: 1000 }).catch(() => 'NaN'));
+      if (!Number.isFinite(conceptIndex)) return false;
+      image = conceptRow.locator('xpath=..').locator(`:scope > .monaco-list-row[data-index="${conceptIndex + 1}"]`);
       return /^1\.png/.test(await image.innerText({ timeout: 1000 }).catch(() => ''));
     }, 30_000, '1.png under the concept');
     assert.match(await image.innerText(), /^1\.png/);
