@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor, inHostResults } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, screenshot, waitFor, inHostResultsFromFirstWindow, ownInHostFailures } from './workbench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
@@ -34,18 +34,9 @@ test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image,
   const original14 = readFileSync(join(concept, '14.txt'), 'utf8');
   // when only this file runs, the first window runs the in-host suite: let it finish, report the
   // tag editor's in-host tests, then work in a fresh window
-  const first = await openWorkbench();
-  let r;
-  try {
-    r = await inHostResults();
-  } finally {
-    await first.browser.close();
-  }
-  if (r.loadError) assert.fail(`the in-host suite did not load: ${r.loadError}`);
-  const ours = r.tests.filter((x) => x.fullTitle.startsWith('tag editor '));
-  for (const x of ours) t.diagnostic(`in-host ${x.state}: ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
+  const r = await inHostResultsFromFirstWindow();
   // checked at the end, so that the UI part runs (and shows its problems) either way
-  const inHostFailures = ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+  const inHostFailures = ownInHostFailures(t, r, 'tag editor ');
 
   const { browser, page, consoleErrors } = await openWorkbench();
   try {

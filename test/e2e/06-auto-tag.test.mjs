@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResults } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResultsFromFirstWindow } from './workbench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
@@ -25,14 +25,7 @@ test('auto-tags the sample dataset with the test model, then undoes it', { timeo
 
   // when only this file runs, the first window starts the in-host suite: let it finish, then
   // work in a fresh window (without the suite's notifications)
-  const first = await openWorkbench();
-  let r;
-  try {
-    r = await inHostResults();
-  } finally {
-    await first.browser.close();
-  }
-  if (r.loadError) assert.fail(`the in-host suite did not load: ${r.loadError}`);
+  const r = await inHostResultsFromFirstWindow();
   console.log(`in-host suite: ${r.passed} passed, ${r.failed} failed, ${r.pending} pending in VS Code ${r.vscodeVersion} (Node ${r.node})`);
   console.log(`in-host metrics: ${JSON.stringify(r.metrics)}`);
   for (const x of r.tests.filter((x) => x.state === 'failed')) console.log(`FAILED ${x.fullTitle}: ${x.error}`);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResults } from './workbench.mjs';
+import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor, inHostResultsFromFirstWindow } from './workbench.mjs';
 
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
 const tagFiles = () => readdirSync(concept).filter((n) => n.endsWith('.txt')).sort();
@@ -16,14 +16,7 @@ const snapshot = () => new Map(tagFiles().map((n) => [n, readFileSync(join(conce
 
 test('a batch from the palette with its confirmation, undo, and the Tags view', { timeout: 480_000 }, async (t) => {
   // when only this file runs, the first window starts the in-host suite: let it finish first
-  const first = await openWorkbench();
-  let r;
-  try {
-    r = await inHostResults();
-  } finally {
-    await first.browser.close();
-  }
-  if (r.loadError) assert.fail(`the in-host suite did not load: ${r.loadError}`);
+  const r = await inHostResultsFromFirstWindow();
   console.log(`in-host suite: ${r.passed} passed, ${r.failed} failed, ${r.pending} pending`);
   for (const x of r.tests.filter((x) => x.state === 'failed')) console.log(`FAILED ${x.fullTitle}: ${x.error}`);
   assert.equal(r.failed, 0, 'the in-host suite passes');

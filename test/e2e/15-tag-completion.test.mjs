@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { env, inHostResults, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { env, inHostResultsFromFirstWindow, ownInHostFailures, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const concept = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
@@ -31,17 +31,8 @@ async function openFile(page, relPath) {
 test('tag-list completion, image-preview hover and the tag editor autocomplete', { timeout: 300_000 }, async (t) => {
   const original = readFileSync(join(concept, '2.txt'), 'utf8');
   // when only this file runs, the first window runs the in-host suite: report ours, then work in a fresh window
-  const first = await openWorkbench();
-  let r;
-  try {
-    r = await inHostResults();
-  } finally {
-    await first.browser.close();
-  }
-  if (r.loadError) assert.fail(`the in-host suite did not load: ${r.loadError}`);
-  const ours = r.tests.filter((x) => x.fullTitle.startsWith('tag-list completion'));
-  for (const x of ours) t.diagnostic(`in-host ${x.state}: ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
-  const inHostFailures = ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+  const r = await inHostResultsFromFirstWindow();
+  const inHostFailures = ownInHostFailures(t, r, 'tag-list completion');
 
   // the WD14 tag list, outside the workspace, named by the setting (its folder, like a model folder)
   const lists = join(dirname(env.workspace), 'tag-lists');

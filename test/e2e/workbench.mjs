@@ -107,6 +107,30 @@ export async function inHostResults() {
   return JSON.parse(readFileSync(env.results, 'utf8'));
 }
 
+/**
+ * Opens a first window (when only one test file runs, it is the one whose extension host runs the
+ * in-host suite), waits for the suite's results, closes the window and returns them; a suite that
+ * did not load fails the test.
+ */
+export async function inHostResultsFromFirstWindow() {
+  const first = await openWorkbench();
+  let r;
+  try {
+    r = await inHostResults();
+  } finally {
+    await first.browser.close();
+  }
+  if (r.loadError) throw new Error(`the in-host suite did not load: ${r.loadError}`);
+  return r;
+}
+
+/** Reports the in-host tests whose title starts with `prefix` and returns their failures (to check at the end). */
+export function ownInHostFailures(t, r, prefix) {
+  const ours = r.tests.filter((x) => x.fullTitle.startsWith(prefix));
+  for (const x of ours) t.diagnostic(`in-host ${x.state}: ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
+  return ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+}
+
 export async function waitFor(pred, ms, what) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
