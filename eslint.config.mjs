@@ -35,6 +35,17 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', fetch: 'readonly', URL: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['console', 'process', 'fetch', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Buffer', 'performance', 'AbortController', 'TextDecoder', 'TextEncoder', 'structuredClone', 'queueMicrotask', 'globalThis'].map((g) => [g, 'readonly']),
+      ),
+    },
+    // plain JavaScript has no compiler to catch a name that is not defined (as a test once did)
+    rules: { 'no-undef': 'error' },
+  },
+  {
+    // functions passed to page.evaluate() run in the browser
+    files: ['test/e2e/**/*.mjs'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly' } },
   },
 );

@@ -36,7 +36,7 @@ test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image,
   // tag editor's in-host tests, then work in a fresh window
   const r = await inHostResultsFromFirstWindow();
   // checked at the end, so that the UI part runs (and shows its problems) either way
-  const inHostFailures = ownInHostFailures(t, r, 'tag editor ');
+  const inHostFailures = ownInHostFailures(t, r, 'tag editor ', 9);
 
   const { browser, page, consoleErrors } = await openWorkbench();
   try {
@@ -229,7 +229,6 @@ test('the tag editor: autocomplete, drag, chip edit, raw text, save, next image,
 
     const csp = consoleErrors.filter((e) => /Content Security Policy|Refused to/i.test(e));
     assert.deepEqual(csp, [], 'no CSP violation');
-    assert.ok(ours.length >= 9, `only ${ours.length} tag editor tests ran in the host`);
     assert.deepEqual(inHostFailures, [], 'the tag editor tests in the host pass');
   } catch (e) {
     await screenshot(page, 'tag-editor-failure');

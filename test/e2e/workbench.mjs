@@ -124,11 +124,16 @@ export async function inHostResultsFromFirstWindow() {
   return r;
 }
 
-/** Reports the in-host tests whose title starts with `prefix` and returns their failures (to check at the end). */
-export function ownInHostFailures(t, r, prefix) {
+/**
+ * Reports the in-host tests whose title starts with `prefix` and returns their failures (to check at
+ * the end); fewer than `atLeast` such tests is a failure too.
+ */
+export function ownInHostFailures(t, r, prefix, atLeast = 1) {
   const ours = r.tests.filter((x) => x.fullTitle.startsWith(prefix));
   for (const x of ours) t.diagnostic(`in-host ${x.state}: ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
-  return ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+  const failures = ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`);
+  if (ours.length < atLeast) failures.push(`only ${ours.length} in-host tests starting with "${prefix}" ran (expected at least ${atLeast})`);
+  return failures;
 }
 
 export async function waitFor(pred, ms, what) {
