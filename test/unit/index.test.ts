@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { chmodSync, mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { DatasetIndex } from '../../src/core/dataset/index';
 import { emptyFolderReason } from '../../src/core/dataset/treeOps';
 import { scanDataset } from '../../src/core/dataset/scan';
@@ -169,6 +169,46 @@ describe('dataset index: incremental updates', () => {
     // outside the root or too deep: ignored, no throw
     d = await index.update([{ path: '/definitely/not/here.png' }, { path: path.join(dir, '2_b', 'deep', 'z.png') }]);
     assert.deepEqual(d, { added: [], changed: [], removed: [], folders: [], removedFolders: [] });
+  });
+  it('keeps the left-out entries for broken links and names that are not UTF-8 in step with the folder', async (t) => {
+    const dir = tempDir(t);
+    tree(dir, { '1_a/x.png': png(4, 4) });
+    const a = path.join(dir, '1_a');
+    const broken = path.join(a, 'broken.png');
+    symlinkSync(path.join(dir, 'nowhere'), broken);
+    const badBytes = Buffer.concat([Buffer.from(a + path.sep), Buffer.from([0x66, 0xff, 0x2e, 0x70, 0x6e, 0x67])]);
+    writeFileSync(badBytes, png(4, 4));
+    const index = await DatasetIndex.build(dir);
+    const leftOut = (): string[] => index.issues.map((i) => `${i.code} ${path.relative(dir, i.path)}`).sort();
+    const bad = path.join(a, 'f\ufffd.png');
+    assert.deepEqual(leftOut(), [`invalidName ${path.join('1_a', 'f\ufffd.png')}`, `unreadableFile ${path.join('1_a', 'broken.png')}`]);
+
+    // the broken link is removed: its entry goes, and the folder is reported as changed
+    unlinkSync(broken);
+    let d = await index.update([{ path: broken, kind: 'deleted' }]);
+    assert.deepEqual(leftOut(), [`invalidName ${path.join('1_a', 'f\ufffd.png')}`]);
+    assert.deepEqual(d.folders, [a]);
+
+    // a new broken link appears
+    const other = path.join(a, 'other.jpg');
+    symlinkSync(path.join(dir, 'gone'), other);
+    d = await index.update([{ path: other, kind: 'created' }]);
+    assert.ok(leftOut().includes(`unreadableFile ${path.join('1_a', 'other.jpg')}`), leftOut().join('; '));
+    assert.deepEqual(d.folders, [a]);
+    // an event on it that changes nothing reports nothing
+    d = await index.update([{ path: other, kind: 'changed' }]);
+    assert.deepEqual(d.folders, []);
+
+    // the file with the bad name is renamed to a good one (a watcher names the old one with U+FFFD)
+    renameSync(badBytes, path.join(a, 'fixed.png'));
+    d = await index.update([{ path: bad, kind: 'deleted' }, { path: path.join(a, 'fixed.png'), kind: 'created' }]);
+    assert.deepEqual(leftOut(), [`unreadableFile ${path.join('1_a', 'other.jpg')}`]);
+    assert.deepEqual(index.folder(a)?.images, ['fixed.png', 'x.png']);
+    assert.deepEqual(d.added, [path.join(a, 'fixed.png')]);
+
+    // and the incremental issues equal a fresh build's
+    const fresh = await DatasetIndex.build(dir);
+    assert.deepEqual(leftOut(), fresh.issues.map((i) => `${i.code} ${path.relative(dir, i.path)}`).sort());
   });
 });
 

@@ -181,6 +181,9 @@ export const THREADED_MIN_FILES = 20_000;
 /** Bytes of each image the threads read first (as `readImageHeaderSync`: a shorter file is read whole). */
 const FIRST_READ_BYTES = 4096;
 
+const INVALID_NAME_REASON = 'the name is not valid UTF-8: it cannot be opened by name here, and sd-scripts cannot read its caption reliably; rename it';
+const BROKEN_LINK_REASON = 'a broken or looping symbolic link';
+
 /** Extensions of files people take for training images that sd-scripts never loads. */
 const NOT_LOADED_IMAGE_EXTENSIONS = new Set(['.gif', '.tif', '.tiff', '.heic', '.heif', '.jfif', '.jpe', '.svg', '.psd', '.ico']);
 
@@ -324,18 +327,14 @@ export class DatasetIndex {
       const files: string[] = [];
       for (const d of dirents) {
         if (d.name.includes('\ufffd')) {
-          this.issues.push({
-            path: path.join(item.dir, d.name),
-            code: 'invalidName',
-            reason: 'the name is not valid UTF-8: it cannot be opened by name here, and sd-scripts cannot read its caption reliably; rename it',
-          });
+          this.issues.push({ path: path.join(item.dir, d.name), code: 'invalidName', reason: INVALID_NAME_REASON });
           continue;
         }
         let kind: 'file' | 'dir' | 'other' = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : 'other';
         if (d.isSymbolicLink()) {
           const t = await statP(path.join(item.dir, d.name));
           if (!t) {
-            this.issues.push({ path: path.join(item.dir, d.name), code: 'unreadableFile', reason: 'a broken or looping symbolic link' });
+            this.issues.push({ path: path.join(item.dir, d.name), code: 'unreadableFile', reason: BROKEN_LINK_REASON });
             continue;
           }
           kind = t.isFile() ? 'file' : t.isDirectory() ? 'dir' : 'other';
@@ -711,12 +710,54 @@ export class DatasetIndex {
       try {
         await this.applyOne(path.resolve(c.path), delta, touch);
       } catch (e) {
-        this.issues.push({ path: c.path, code: 'unreadableFile', reason: `update failed: ${(e as Error).message}` });
+        this.issues.push({ path: path.resolve(c.path), code: 'unreadableFile', reason: `update failed: ${(e as Error).message}` });
       }
     }
     // an image both added and changed is just added
     delta.changed = delta.changed.filter((p) => !delta.added.includes(p) && !delta.removed.includes(p));
     return delta;
+  }
+
+  /**
+   * Keeps the per-file issues (names that are not valid UTF-8, broken links, failed updates) in
+   * step with a change at `p`; true when they changed. A watcher reports a name that is not valid
+   * UTF-8 with U+FFFD in it, which cannot be opened by that name: its folder is listed again to
+   * see which such names are still there.
+   */
+  private async refreshFileIssues(p: string, st: fs.Stats | undefined): Promise<boolean> {
+    const dir = path.dirname(p);
+    const inDir = (list: readonly IndexIssue[]): string =>
+      list
+        .filter((i) => path.dirname(i.path) === dir)
+        .map((i) => `${i.code}:${i.path}`)
+        .sort()
+        .join('\n');
+    const before = inDir(this.issues);
+    // (a name with U+FFFD has only the invalidName issue, settled below by listing its folder)
+    const kept = this.issues.filter((i) => !(i.path === p && i.code === 'unreadableFile'));
+    if (path.basename(p).includes('\ufffd')) {
+      let names: string[] = [];
+      try {
+        names = (await readdirP(dir)).map((d) => d.name).filter((n) => n.includes('\ufffd'));
+      } catch {
+        // the folder went away: its folder event drops it
+      }
+      const now = new Set(names.map((n) => path.join(dir, n)));
+      const old = new Set<string>();
+      for (let k = kept.length - 1; k >= 0; k--) {
+        const i = kept[k] as IndexIssue;
+        if (i.code !== 'invalidName' || path.dirname(i.path) !== dir) continue;
+        old.add(i.path);
+        if (!now.has(i.path)) kept.splice(k, 1);
+      }
+      for (const n of now) if (!old.has(n)) kept.push({ path: n, code: 'invalidName', reason: INVALID_NAME_REASON });
+    } else if (!st) {
+      const link = await new Promise<fs.Stats | undefined>((resolve) => fs.lstat(p, (err, l) => resolve(err ? undefined : l)));
+      if (link?.isSymbolicLink()) kept.push({ path: p, code: 'unreadableFile', reason: BROKEN_LINK_REASON });
+    }
+    if (inDir(kept) === before) return false;
+    this.issues.splice(0, this.issues.length, ...kept);
+    return true;
   }
 
   private async applyOne(p: string, delta: IndexDelta, touch: (set: string[], p: string) => void): Promise<void> {
@@ -752,6 +793,7 @@ export class DatasetIndex {
     }
     const dir = path.dirname(p);
     const name = path.basename(p);
+    if (await this.refreshFileIssues(p, st)) touch(delta.folders, dir);
     let folder = this.foldersByPath.get(dir);
     if (!folder) {
       if (!st) return;
