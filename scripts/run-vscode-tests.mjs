@@ -7,7 +7,7 @@
 //    the first opens the workbench, which starts the extension host, where the runner extension
 //    runs the in-host mocha suite and writes its results to a file; the others click through the
 //    UI with Playwright (Debian Chromium) and save screenshots to artifacts/.
-// Options: LWB_KEEP=1 keeps the temporary folder; LWB_E2E_FILTER=<name> runs matching files only.
+// Options: LWB_KEEP=1 keeps the temporary folder; LWB_E2E_FILTER=<name>[,<name>…] runs the files whose names contain one of them.
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -143,9 +143,9 @@ let code = 1;
 try {
   await waitForHttp(`${url}/healthz`, 60_000);
   log(`code-server ${run(process.execPath, [entry, '--version']).split(' ')[0]} at ${url} (ready after ${Date.now() - started} ms)`);
-  const filter = process.env.LWB_E2E_FILTER;
+  const filters = (process.env.LWB_E2E_FILTER ?? '').split(',').filter(Boolean);
   const files = readdirSync(join(root, 'test/e2e'))
-    .filter((f) => f.endsWith('.test.mjs') && (!filter || f.includes(filter)))
+    .filter((f) => f.endsWith('.test.mjs') && (filters.length === 0 || filters.some((x) => f.includes(x))))
     .sort()
     .map((f) => join('test/e2e', f));
   code = await new Promise((resolve) => {

@@ -130,9 +130,7 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     await e1.waitFor({ timeout: 15_000 });
 
     // rename with its sidecar
-    await contextMenu(page, e1, 'Rename Image with Its Sidecars');
-    const renameInput = page.locator('.quick-input-widget input.input');
-    await renameInput.waitFor();
+    const renameInput = await contextMenuInput(page, e1, 'Rename Image with Its Sidecars');
     await renameInput.fill('renamed');
     await page.keyboard.press('Enter');
     await rows.filter({ hasText: /^renamed\.png/ }).first().waitFor({ timeout: 15_000 });

@@ -65,23 +65,33 @@ export async function openLoraContainer(page) {
   return ours;
 }
 
-/** Runs a command from the command palette by its full title (retries once if the list is slow). */
+/**
+ * Runs a command from the command palette by its full title. Retries when the palette does not
+ * open (a key press can go to a webview that is still loading and be lost) or the list is slow:
+ * the second time the focus is first taken to the workbench itself (the status bar), the third
+ * time the other key (Ctrl+Shift+P) is used.
+ */
 export async function runCommand(page, title) {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Escape');
-    await page.locator('.monaco-workbench .part.editor').click({ position: { x: 300, y: 300 } }).catch(() => {});
-    await page.keyboard.press('F1');
+    if (attempt === 1) await page.locator('.monaco-workbench .part.editor').click({ position: { x: 300, y: 300 } }).catch(() => {});
+    else {
+      const bar = page.locator('.monaco-workbench .part.statusbar');
+      const box = await bar.boundingBox().catch(() => null);
+      if (box) await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    }
+    await page.keyboard.press(attempt >= 3 ? 'Control+Shift+P' : 'F1');
     const input = page.locator('.quick-input-widget input.input');
-    await input.waitFor({ timeout: 15_000 });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
     try {
+      await input.waitFor({ timeout: 15_000 });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
       await row.waitFor({ timeout: 20_000 });
       await row.click();
       return;
     } catch (e) {
       await screenshot(page, `command-palette-attempt-${attempt}`);
-      if (attempt >= 2) throw e;
+      if (attempt >= 3) throw e;
     }
   }
 }

@@ -9,8 +9,11 @@ import * as vscode from 'vscode';
 import { formatCommandLine, TrainingOutputParser, type OutputEvent, type OutputState, type SpawnSpec, type TrainingTaskDefinition } from '../../core/training';
 import { getLog } from '../../platform/log';
 
-/** pause between the end of the process and the end of the task (see the close handler) */
-const CLOSE_DELAY_MS = 750;
+/**
+ * pause between the end of the process and the end of the task (see the close handler); 750 ms
+ * was once too short on a loaded machine, and a task that ends 1.5 s later costs nothing
+ */
+const CLOSE_DELAY_MS = 1500;
 
 export interface RunInfo {
   readonly name: string;
