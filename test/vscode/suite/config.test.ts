@@ -28,9 +28,27 @@ function positionOf(doc: vscode.TextDocument, needle: string, delta = 0): vscode
   return doc.positionAt(i + delta);
 }
 
+/** Untitled TOML documents made by these tests; discarded at the end. */
+const untitledDocs: vscode.TextDocument[] = [];
+async function untitledToml(content: string): Promise<vscode.TextDocument> {
+  const doc = await vscode.workspace.openTextDocument({ language: 'toml', content });
+  untitledDocs.push(doc);
+  return doc;
+}
+
 describe('kohya config IntelliSense', () => {
   before(async () => {
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
+  });
+
+  after(async () => {
+    // unsaved untitled documents would be backed up (hot exit) and come back in every later
+    // window of this workspace: show each and revert it, which closes it without a save prompt
+    for (const doc of untitledDocs.splice(0)) {
+      if (doc.isClosed) continue;
+      await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    }
   });
 
   it('reports the placeholder model path of the sample config', async () => {
@@ -48,7 +66,7 @@ describe('kohya config IntelliSense', () => {
   });
 
   it('offers a quick fix that renames a misspelt option', async () => {
-    const doc = await vscode.workspace.openTextDocument({ language: 'toml', content: '[training_arguments]\nnetwrk_dim = 8\noutput_name = "x"\n' });
+    const doc = await untitledToml('[training_arguments]\nnetwrk_dim = 8\noutput_name = "x"\n');
     const diag = await until(
       () => vscode.languages.getDiagnostics(doc.uri).find((d) => d.code === 'unknown-option'),
       'the unknown-option diagnostic',
@@ -63,7 +81,7 @@ describe('kohya config IntelliSense', () => {
   });
 
   it('completes option values and keys', async () => {
-    const doc = await vscode.workspace.openTextDocument({ language: 'toml', content: '[optimizer_arguments]\noptimizer_type = \nlr_sched' });
+    const doc = await untitledToml('[optimizer_arguments]\noptimizer_type = \nlr_sched');
     const values = await vscode.commands.executeCommand<vscode.CompletionList>(
       'vscode.executeCompletionItemProvider', doc.uri, new vscode.Position(1, 17),
     );
@@ -99,7 +117,7 @@ describe('kohya config IntelliSense', () => {
   });
 
   it('leaves unrelated TOML files alone', async () => {
-    const doc = await vscode.workspace.openTextDocument({ language: 'toml', content: '[tool.poetry]\nname = "x"\nversion = "1"\n' });
+    const doc = await untitledToml('[tool.poetry]\nname = "x"\nversion = "1"\n');
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(vscode.languages.getDiagnostics(doc.uri).filter((d) => d.source === 'LoRA Workbench'), []);
   });
