@@ -13,8 +13,9 @@
  * Only keys and sizes are kept (no captions), so a 100,000-key metadata file costs a string per
  * key and two numbers. Pure TypeScript: directory listings come from the caller.
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Metadata } from './metadata';
+import { readMetadata, type Metadata } from './metadata';
 import { resolveMetadataKeys, summariseMetadataKeys, type MetadataKeySummary } from './discovery';
 
 /** What a metadata file says about its images: keys in file order and the sizes it gives. */
@@ -195,4 +196,32 @@ export function leftOutLines(k: Pick<FineTuningKeys, 'examples' | 'leftOut'>): s
   const more = k.leftOut.bareStem + k.leftOut.missing - k.examples.length;
   if (more > 0) lines.push(`… and ${more} more`);
   return lines;
+}
+
+/** A folder's file names (undefined when it cannot be listed). */
+export async function listFolder(dir: string): Promise<DirFiles | undefined> {
+  try {
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    return dirFiles(entries.filter((e) => !e.isDirectory()).map((e) => e.name));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads one subset's metadata file and resolves its keys (one listing per folder). A missing or
+ * broken file comes back as `{ error }` naming the file, as sd-scripts stops on it. Never throws.
+ */
+export async function readFineTuningKeys(metadataFile: string, imageDir: string | undefined): Promise<FineTuningKeys | { error: string }> {
+  try {
+    await fsp.stat(metadataFile);
+  } catch {
+    return { error: `${metadataFile} does not exist (sd-scripts stops: "no metadata")` };
+  }
+  const m = await readMetadata(metadataFile);
+  if (!m.ok) return { error: m.error };
+  const sizes = metadataSizes(m.metadata, /\.jsonl$/i.test(metadataFile));
+  const listings = new Map<string, DirFiles | undefined>();
+  for (const dir of keyFolders(sizes.keys, imageDir)) listings.set(dir, await listFolder(dir));
+  return resolveFineTuningKeys(sizes, metadataFile, imageDir, (d) => listings.get(d));
 }
