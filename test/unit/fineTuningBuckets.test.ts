@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { readDatasetConfig, datasetsOfTrainingConfig, readTrainingConfigRefs, type DiscoveredSubset } from '../../src/core/dataset/discovery';
 import { bucketDatasetConfig, type FineTuningSource, type FolderImages } from '../../src/core/dataset/datasetConfigBuckets';
-import { describeLeftOut, dirFiles, keyFolders, leftOutLines, metadataSizes, resolveFineTuningKeys, type DirFiles } from '../../src/core/dataset/fineTuning';
+import { describeLeftOut, dirFiles, keyFolders, leftOutLines, metadataSizes, parseMetadataSizes, resolveFineTuningKeys, type DirFiles } from '../../src/core/dataset/fineTuning';
 import { parseMetadata } from '../../src/core/dataset/metadata';
 import { bucketsFromTrainingConfig } from '../../src/core/dataset/bucketConfig';
 
@@ -92,6 +92,21 @@ describe('fine-tuning metadata keys', () => {
     assert.deepEqual([...parsed(text, true).sizes], [832, 1216, 1216, 832, 0, 0]);
     // in a .json file width/height mean nothing to sd-scripts
     assert.deepEqual([...parsed(JSON.stringify({ a: { width: 5, height: 6 } })).sizes], [0, 0]);
+  });
+
+  it('reads keys and sizes straight from the text (one JSON.parse), and names what is broken', () => {
+    const fast = parseMetadataSizes(META);
+    assert.ok(!('error' in fast));
+    const slow = parsed(META);
+    // the same keys (order aside) with the same sizes
+    const bySize = (m: { keys: string[]; sizes: Uint32Array }) => m.keys.map((k, i) => `${k}=${m.sizes[i * 2]}x${m.sizes[i * 2 + 1]}`).sort();
+    assert.deepEqual(bySize(fast), bySize(slow));
+    assert.match((parseMetadataSizes('{ "a.png": { "caption": "x" }, ') as { error: string }).error, /JSON/);
+    assert.equal((parseMetadataSizes('[1, 2]') as { error: string }).error, 'the metadata is not a JSON object');
+    assert.equal((parseMetadataSizes('{"caption": "x"}\n{"image_path": "/a.png"}', true) as { error: string }).error, 'line 1: no "image_path"');
+    const jl = parseMetadataSizes('{"image_path": "/a.png", "width": 10, "height": 20}\n\n{"image_path": "/b.png", "image_size": [3, 4]}\n', true);
+    assert.ok(!('error' in jl));
+    assert.deepEqual([jl.keys, [...jl.sizes]], [['/a.png', '/b.png'], [10, 20, 3, 4]]);
   });
 
   it('stops on relative keys without image_dir, as sd-scripts does', () => {

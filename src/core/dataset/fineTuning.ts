@@ -15,8 +15,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { readMetadata, type Metadata } from './metadata';
-import { resolveMetadataKeys, summariseMetadataKeys, type MetadataKeySummary } from './discovery';
+import type { Metadata } from './metadata';
+import { metadataKeySummary, type MetadataKeyResult, type MetadataKeyStatus, type MetadataKeySummary } from './discovery';
+import { KOHYA_IMAGE_EXTENSIONS } from './images';
 
 /** What a metadata file says about its images: keys in file order and the sizes it gives. */
 export interface MetadataSizes {
@@ -27,6 +28,20 @@ export interface MetadataSizes {
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 2 ** 31 ? v : undefined);
 
+function setSize(sizes: Uint32Array, i: number, entry: unknown, jsonl: boolean): void {
+  if (!entry || typeof entry !== 'object') return;
+  const e = entry as Record<string, unknown>;
+  let w: number | undefined;
+  let h: number | undefined;
+  // FineTuningDataset reads a .jsonl line's width/height over its image_size
+  if (jsonl && positiveInt(e.width) && positiveInt(e.height)) [w, h] = [e.width as number, e.height as number];
+  else if (Array.isArray(e.image_size) && e.image_size.length === 2) [w, h] = [positiveInt(e.image_size[0]), positiveInt(e.image_size[1])];
+  if (w && h) {
+    sizes[i * 2] = w;
+    sizes[i * 2 + 1] = h;
+  }
+}
+
 /** Keys and `image_size` of parsed metadata (`.jsonl` lines may give `width` and `height` instead). */
 export function metadataSizes(metadata: Metadata, jsonl = false): MetadataSizes {
   const keys: string[] = [];
@@ -34,18 +49,48 @@ export function metadataSizes(metadata: Metadata, jsonl = false): MetadataSizes 
   let i = 0;
   for (const [key, entry] of metadata) {
     keys.push(key);
-    let w: number | undefined;
-    let h: number | undefined;
-    const e = (entry ?? {}) as Record<string, unknown>;
-    // FineTuningDataset reads a .jsonl line's width/height over its image_size
-    if (jsonl && positiveInt(e.width) && positiveInt(e.height)) [w, h] = [e.width as number, e.height as number];
-    else if (Array.isArray(e.image_size) && e.image_size.length === 2) [w, h] = [positiveInt(e.image_size[0]), positiveInt(e.image_size[1])];
-    if (w && h) {
-      sizes[i * 2] = w;
-      sizes[i * 2 + 1] = h;
-    }
-    i++;
+    setSize(sizes, i++, entry, jsonl);
   }
+  return { keys, sizes };
+}
+
+/**
+ * Keys and sizes straight from the text (one `JSON.parse`, no key-order pass: bucketing does not
+ * depend on the order; `.jsonl`: one object per line with `image_path`). Never throws.
+ */
+export function parseMetadataSizes(text: string, jsonl = false): MetadataSizes | { error: string } {
+  if (jsonl) {
+    const keys: string[] = [];
+    const entries: unknown[] = [];
+    const lines = text.split(/\r?\n/);
+    for (let n = 0; n < lines.length; n++) {
+      const line = (lines[n] as string).trim();
+      if (!line) continue;
+      let o: unknown;
+      try {
+        o = JSON.parse(line);
+      } catch (e) {
+        return { error: `line ${n + 1}: ${(e as Error).message}` };
+      }
+      if (!o || typeof o !== 'object' || typeof (o as { image_path?: unknown }).image_path !== 'string') return { error: `line ${n + 1}: no "image_path"` };
+      keys.push((o as { image_path: string }).image_path);
+      entries.push(o);
+    }
+    const sizes = new Uint32Array(keys.length * 2);
+    entries.forEach((e, i) => setSize(sizes, i, e, true));
+    return { keys, sizes };
+  }
+  let whole: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  if (!whole || typeof whole !== 'object' || Array.isArray(whole)) return { error: 'the metadata is not a JSON object' };
+  const obj = whole as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  const sizes = new Uint32Array(keys.length * 2);
+  keys.forEach((k, i) => setSize(sizes, i, obj[k], false));
   return { keys, sizes };
 }
 
@@ -73,15 +118,37 @@ export function dirFiles(names: Iterable<string>): DirFiles {
   return { names: set, npz };
 }
 
+/** Where the last path separator is (`/`, and `\\` on Windows), -1 for none. */
+function lastSep(p: string): number {
+  return path.sep === '\\' ? Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) : p.lastIndexOf('/');
+}
+
+/**
+ * Splits a key into the folder and name it names: absolute keys as they are, relative ones joined
+ * to the image folder (the common case, a plain name, without path.join). The folder is raw:
+ * resolve it once per distinct value.
+ */
+function splitKey(key: string, imageDir: string | undefined): [string, string] | undefined {
+  if (path.isAbsolute(key)) {
+    const i = lastSep(key);
+    return [key.slice(0, i) || path.sep, key.slice(i + 1)];
+  }
+  if (!imageDir) return undefined;
+  if (lastSep(key) < 0 && key !== '.' && key !== '..') return [imageDir, key];
+  const full = path.join(imageDir, key);
+  const i = lastSep(full);
+  return [full.slice(0, i) || path.sep, full.slice(i + 1)];
+}
+
 /** The folders whose listings resolve these keys (the image folder and the folder of each key). */
 export function keyFolders(keys: readonly string[], imageDir: string | undefined): string[] {
-  const dirs = new Set<string>();
-  if (imageDir) dirs.add(path.resolve(imageDir));
+  const raw = new Set<string>();
+  if (imageDir) raw.add(imageDir);
   for (const key of keys) {
-    if (path.isAbsolute(key)) dirs.add(path.dirname(path.resolve(key)));
-    else if (imageDir) dirs.add(path.dirname(path.resolve(imageDir, key)));
+    const s = splitKey(key, imageDir);
+    if (s) raw.add(s[0]);
   }
-  return [...dirs];
+  return [...new Set([...raw].map((d) => path.resolve(d)))];
 }
 
 export type LeftOutReason = 'bareStem' | 'missing';
@@ -124,8 +191,35 @@ export function resolveFineTuningKeys(
   listing: (dir: string) => DirFiles | undefined,
   limit = 50,
 ): FineTuningKeys {
-  const exists = (p: string): boolean => listing(path.resolve(path.dirname(p)))?.names.has(path.basename(p)) ?? false;
-  const results = resolveMetadataKeys(meta.keys, imageDir, exists);
+  // one path.resolve per distinct folder, not per key
+  const folders = new Map<string, DirFiles | undefined>();
+  const folder = (raw: string): DirFiles | undefined => {
+    if (folders.has(raw)) return folders.get(raw);
+    const l = listing(path.resolve(raw));
+    folders.set(raw, l);
+    return l;
+  };
+  const results: MetadataKeyResult[] = meta.keys.map((key): MetadataKeyResult => {
+    const split = splitKey(key, imageDir);
+    if (!split) return { key, status: 'missing' };
+    const [dir, name] = split;
+    const l = folder(dir);
+    const status: MetadataKeyStatus = path.isAbsolute(key) ? 'fullPath' : 'withExtension';
+    if (l?.names.has(name)) return { key, status, image: status === 'fullPath' ? key : dir === imageDir && !dir.endsWith(path.sep) ? `${dir}${path.sep}${name}` : path.join(dir, name) };
+    // a relative name without extension: older sd-scripts tried the image extensions, current does not
+    if (status === 'withExtension' && l && !path.extname(name)) {
+      for (const ext of [...KOHYA_IMAGE_EXTENSIONS, ...KOHYA_IMAGE_EXTENSIONS.map((e) => e.toUpperCase())]) {
+        if (l.names.has(name + ext)) return { key, status: 'bareStem', image: path.join(dir, name + ext) };
+      }
+    }
+    return { key, status: 'missing' };
+  });
+  const byStatus: Record<MetadataKeyStatus, number> = { fullPath: 0, withExtension: 0, bareStem: 0, missing: 0 };
+  const unresolved: MetadataKeyResult[] = [];
+  for (const r of results) {
+    byStatus[r.status]++;
+    if ((r.status === 'bareStem' || r.status === 'missing') && unresolved.length < 20) unresolved.push(r);
+  }
   const files: string[] = [];
   const sizes: number[] = [];
   const out: FineTuningKeys = {
@@ -137,7 +231,7 @@ export function resolveFineTuningKeys(
     fromNpz: 0,
     leftOut: { bareStem: 0, missing: 0 },
     examples: [],
-    summary: summariseMetadataKeys(results),
+    summary: metadataKeySummary(byStatus, unresolved),
   };
   if (imageDir) out.imageDir = imageDir;
   let relative = 0;
@@ -155,7 +249,8 @@ export function resolveFineTuningKeys(
       else {
         const dot = path.basename(r.image).lastIndexOf('.');
         const stem = dot > 0 ? path.basename(r.image).slice(0, dot) : path.basename(r.image);
-        const npz = listing(path.resolve(path.dirname(r.image)))?.npz.get(stem);
+        const i = lastSep(r.image);
+        const npz = folder(r.image.slice(0, i) || path.sep)?.npz.get(stem);
         if (npz) {
           [w, h] = npz;
           out.fromNpz++;
@@ -218,9 +313,14 @@ export async function readFineTuningKeys(metadataFile: string, imageDir: string 
   } catch {
     return { error: `${metadataFile} does not exist (sd-scripts stops: "no metadata")` };
   }
-  const m = await readMetadata(metadataFile);
-  if (!m.ok) return { error: m.error };
-  const sizes = metadataSizes(m.metadata, /\.jsonl$/i.test(metadataFile));
+  let text: string;
+  try {
+    text = await fsp.readFile(metadataFile, 'utf8');
+  } catch (e) {
+    return { error: `${metadataFile} cannot be read: ${(e as Error).message}` };
+  }
+  const sizes = parseMetadataSizes(text, /\.jsonl$/i.test(metadataFile));
+  if ('error' in sizes) return { error: `${metadataFile}: ${sizes.error}` };
   const listings = new Map<string, DirFiles | undefined>();
   for (const dir of keyFolders(sizes.keys, imageDir)) listings.set(dir, await listFolder(dir));
   return resolveFineTuningKeys(sizes, metadataFile, imageDir, (d) => listings.get(d));

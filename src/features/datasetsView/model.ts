@@ -13,8 +13,7 @@ import {
   type MetadataKeySummary,
   type TrainingConfigRefs,
 } from '../../core/dataset/discovery';
-import { readMetadata } from '../../core/dataset/metadata';
-import { keyFolders, listFolder, metadataSizes, resolveFineTuningKeys, type DirFiles, type FineTuningKeys, type MetadataSizes } from '../../core/dataset/fineTuning';
+import { keyFolders, listFolder, parseMetadataSizes, resolveFineTuningKeys, type DirFiles, type FineTuningKeys, type MetadataSizes } from '../../core/dataset/fineTuning';
 import { detectConfigKind } from '../../core/config/detect';
 import { Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
@@ -666,8 +665,14 @@ export class DatasetsModel extends Disposable {
         this.metadataCache.set(file, { mtimeMs: -1, size: -1, data: { error: `${file} does not exist (sd-scripts stops: "no metadata")` } });
         continue;
       }
-      const m = await readMetadata(file);
-      this.metadataCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, data: m.ok ? metadataSizes(m.metadata, /\.jsonl$/i.test(file)) : { error: m.error } });
+      let data: MetadataSizes | { error: string };
+      try {
+        const parsed = parseMetadataSizes(await fs.promises.readFile(file, 'utf8'), /\.jsonl$/i.test(file));
+        data = 'error' in parsed ? { error: `${file}: ${parsed.error}` } : parsed;
+      } catch (e) {
+        data = { error: `${file} cannot be read: ${(e as Error).message}` };
+      }
+      this.metadataCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, data });
     }
     for (const f of [...this.metadataCache.keys()]) if (!files.includes(f)) this.metadataCache.delete(f);
     this.watchOutside(files);
