@@ -297,15 +297,15 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         if (left && s.leftOut) {
           details.push({
             text: `${name}: ${left}`,
-            tooltip: [`Keys of ${s.metadataFile ?? name} that name no image file, as current sd-scripts resolves them (as written, or joined to image_dir ${s.imageDir ?? '(none)'}):`, ...leftOutLines({ leftOut: s.leftOut, examples: s.leftOutExamples ?? [] })].join('\n'),
+            tooltip: [`Keys of ${s.metadataFile ?? name} that name no image file, as current sd-scripts resolves them (as written, or joined to image_dir ${s.imageDir ?? '(none)'}, without trying extensions):`, ...leftOutLines({ leftOut: s.leftOut, examples: s.leftOutExamples ?? [] })].join('\n'),
             icon: 'warning',
           });
         }
         if (s.sizesFrom) {
           const f = s.sizesFrom;
           details.push({
-            text: `${name}: ${s.images} of ${s.keys ?? s.images} keys are images · sizes: ${f.metadata} from image_size, ${f.npz} from latent-cache names, ${f.image} read from the images`,
-            tooltip: 'sd-scripts takes an image\'s size from its image_size entry, else from a *_WWWWxHHHH_sdxl.npz latent cache next to it, else it reads the image.',
+            text: `${name}: ${s.images} of ${s.keys ?? s.images} keys are images · sizes: ${f.metadata} image_size, ${f.npz} .npz name, ${f.image} read`,
+            tooltip: `Sizes: ${f.metadata} from the image_size entries, ${f.npz} from the names of *_WWWWxHHHH_sdxl.npz latent caches next to the images, ${f.image} read from the image files (sd-scripts looks in this order).`,
             icon: 'json',
           });
         }
@@ -356,7 +356,9 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         const { part } = node;
         const item = new vscode.TreeItem(part.label, vscode.TreeItemCollapsibleState.Expanded);
         const images = part.subsets?.reduce((n, s) => n + (s.skipped ? 0 : s.images), 0) ?? 0;
-        item.description = part.report ? `${describeBucketOptions(part.options)} · ${images} image${images === 1 ? '' : 's'} · ${part.report.batchesPerEpoch} batches` : 'not bucketed';
+        item.description = part.report
+          ? `${describeBucketOptions(part.options)} · ${images} image${images === 1 ? '' : 's'} · ${part.report.batchesPerEpoch} batch${part.report.batchesPerEpoch === 1 ? '' : 'es'}`
+          : 'not bucketed';
         item.tooltip = [
           `${part.label}: ${describeBucketOptions(part.options)}`,
           ...(part.subsets ?? []).map(
