@@ -64,6 +64,8 @@ export interface DatasetsSnapshot {
 
 const IMAGE_AND_SIDECAR_GLOB = '**/*.{png,jpg,jpeg,webp,bmp,PNG,JPG,JPEG,WEBP,BMP,avif,jxl,txt,caption,npz}';
 const CONFIG_GLOB = '**/*.{toml,json,jsonl}';
+/** the metadata files are read this long after the first page of the tree is published */
+const METADATA_AFTER_PAINT_MS = 300;
 /** a burst of watcher events (an unzip, a batch rename) is applied together after this quiet time */
 const DEBOUNCE_MS = 15;
 /** …but never later than this after its first event */
@@ -114,6 +116,7 @@ export class DatasetsModel extends Disposable {
   /** watchers for metadata files outside the workspace folders */
   private readonly outsideWatchers = new Map<string, vscode.Disposable>();
   private rootsSync: Promise<boolean> = Promise.resolve(false);
+  private metadataTimer: NodeJS.Timeout | undefined;
   /** folders discovery asked to index besides the workspace (dataset dirs outside it) */
   private discoveredRoots: Root[] = [];
   private errors: string[] = [];
@@ -162,6 +165,7 @@ export class DatasetsModel extends Disposable {
         clearTimeout(this.refreshTimer);
         clearTimeout(this.flushTimer);
         clearTimeout(this.configTimer);
+        clearTimeout(this.metadataTimer);
         for (const w of this.outsideWatchers.values()) w.dispose();
         this.outsideWatchers.clear();
       },
@@ -371,7 +375,16 @@ export class DatasetsModel extends Disposable {
   private async rebuild(): Promise<void> {
     const started = Date.now();
     this.stats.rebuilds++;
-    await this.discover();
+    // the metadata files are read after the first paint (a big one is a long JSON.parse)
+    await this.discover(false);
+    let painted = false;
+    let metadataRead: Promise<void> | undefined;
+    const firstPaint = (): void => {
+      if (painted) return;
+      painted = true;
+      clearTimeout(this.metadataTimer);
+      this.metadataTimer = setTimeout(() => (metadataRead = this.loadMetadata()), METADATA_AFTER_PAINT_MS);
+    };
     const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
     this.building = true;
     this.pending.clear();
@@ -393,11 +406,13 @@ export class DatasetsModel extends Disposable {
             if (!next.includes(ix)) next.push(ix);
             this.absorb(ix);
             this.publish(undefined, true);
+            firstPaint();
           },
           onListed: (ix) => {
             if (!next.includes(ix)) next.push(ix);
             this.absorb(ix);
             this.publish(undefined, true);
+            firstPaint();
           },
         });
         if (!next.includes(index)) next.push(index);
@@ -416,9 +431,10 @@ export class DatasetsModel extends Disposable {
     this.publish(undefined, false);
     this.recordMtimes();
     if (this.pending.size > 0) await this.flush();
-    // read in the background since discovery; a refresh is complete when it is done too, and
-    // the folders of its images outside the indexed ones are indexed then
-    await this.metadataTask;
+    // read in the background since the first paint; a refresh is complete when it is done too,
+    // and the folders of its images outside the indexed ones are indexed then
+    clearTimeout(this.metadataTimer);
+    await (metadataRead ?? this.loadMetadata());
     if (await this.syncRoots()) this.publish({ folders: [], images: [], structure: true }, false);
   }
 
@@ -538,8 +554,8 @@ export class DatasetsModel extends Disposable {
     return added.length > 0 || dropped.length > 0;
   }
 
-  /** Reads the workspace's training and dataset configs, then starts reading the metadata files they name. */
-  private async discover(): Promise<void> {
+  /** Reads the workspace's training and dataset configs, then (unless told not to) starts reading the metadata files they name. */
+  private async discover(readMetadata = true): Promise<void> {
     const discovered: DiscoveredDataset[] = [];
     const origins = new Map<string, DatasetOrigin>();
     const configErrors: string[] = [];
@@ -609,7 +625,7 @@ export class DatasetsModel extends Disposable {
     // the metadata read last time stays until it is read again (no flicker in the views)
     this.discovery = { ...this.discovery, discovered, origins, configErrors };
     this.discoveredRoots = extraRoots.filter((r) => isDirSync(r.root));
-    void this.loadMetadata();
+    if (readMetadata) void this.loadMetadata();
   }
 
   /** A JSON file changed: read it again if a config names it as metadata. */
