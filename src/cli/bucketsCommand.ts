@@ -6,10 +6,13 @@ import { mergeCaptionsAndTags, readMetadata, writeMetadata, type Metadata } from
 import { DatasetIndex, type IndexedFolder } from '../core/dataset/index';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport } from '../core/dataset/buckets';
 import { bucketDatasetConfig, type FolderImages } from '../core/dataset/datasetConfigBuckets';
-import { readDatasetConfig } from '../core/dataset/discovery';
+import { datasetsOfTrainingConfig, readDatasetConfig, type DiscoveredDataset } from '../core/dataset/discovery';
+import { describeLeftOut, readFineTuningKeys, type FineTuningKeys } from '../core/dataset/fineTuning';
+import { readImageHeader } from '../core/dataset/imageHeader';
 import { EXIT, UsageError, type CliIo, parseCommandArgs } from './io';
 
 export const BUCKETS_HELP = `Usage: lwb buckets <folder> --resolution W,H [options]
+       lwb buckets <folder> --in-json <meta.json> --resolution W,H [options]
        lwb buckets --dataset-config <datasets.toml> [--grad-accum N] [--summary] [--json]
 
 Shows how sd-scripts buckets the images in <folder> (a train_data_dir with N_name concept
@@ -34,13 +37,20 @@ Options:
                            "image_size". No latents are computed (that needs the model: run
                            prepare_buckets_latents.py for the .npz files). Images in
                            subfolders are included unless --depth 0; keys are full paths.
-  --in-json <file>         With --into-meta: the metadata to start from (meta_clean.json);
+  --in-json <file>         Without --into-meta: bucket the fine-tuning dataset sd-scripts
+                           builds from this metadata with <folder> as its image folder
+                           (train_data_dir + in_json): keys resolved as current sd-scripts
+                           does (as written, or joined to the folder, no extension guessing;
+                           keys that name no file are left out and counted), sizes from
+                           image_size, else a *_WWWWxHHHH_sdxl.npz name, else the image.
+                           With --into-meta: the metadata to start from (meta_clean.json);
                            default: built from the .caption and .txt files
   --dataset-config <file>  Bucket the [[datasets]] of a --dataset_config TOML instead, each
                            with its own resolution, bucket settings, batch size and subset
                            repeats (subset → dataset → [general] → defaults); the batches of
                            all datasets add up to one epoch. Relative image_dir paths are
-                           read from the current folder, as sd-scripts does.
+                           read from the current folder, as sd-scripts does. Fine-tuning
+                           datasets (metadata_file) are bucketed as with --in-json.
   --summary                The bucket table only, not every image
   --json                   Print the report as JSON
   -h, --help               Show this help
@@ -120,7 +130,28 @@ export async function runBuckets(args: readonly string[], io: CliIo): Promise<nu
   const gradientAccumulationSteps = int('grad-accum', values['grad-accum']) ?? 1;
   const depth = int('depth', values.depth, 0) ?? 1;
 
-  if (values['in-json'] !== undefined && values['into-meta'] === undefined) throw new UsageError('--in-json goes with --into-meta');
+  if (values['in-json'] !== undefined && values['into-meta'] === undefined) {
+    if (values.reg !== undefined) throw new UsageError('--in-json builds a fine-tuning dataset: sd-scripts ignores --reg (reg_data_dir) with it');
+    const folder = path.resolve(positionals[0] as string);
+    const inJson = path.resolve(values['in-json']);
+    const [ft] = datasetsOfTrainingConfig({
+      file: '(command line)',
+      trainDataDir: folder,
+      inJson,
+      defaults: {
+        resolution,
+        batchSize,
+        bucket: {
+          enableBucket: !values['no-bucket'],
+          noUpscale: values['no-upscale'],
+          ...(minBucketReso !== undefined ? { minBucketReso } : {}),
+          ...(maxBucketReso !== undefined ? { maxBucketReso } : {}),
+          ...(bucketResoSteps !== undefined ? { bucketResoSteps } : {}),
+        },
+      },
+    });
+    return bucketDatasets(ft ? [ft] : [], inJson, gradientAccumulationSteps, !!values.summary, !!values.json, io);
+  }
   if (values['into-meta'] !== undefined) {
     if (values.reg || values['no-bucket']) throw new UsageError('--into-meta takes neither --reg nor --no-bucket (prepare_buckets_latents always buckets one folder)');
     return intoMeta(positionals[0] as string, values['into-meta'], values['in-json'], {
@@ -187,7 +218,33 @@ async function datasetConfigBuckets(file: string, gradientAccumulationSteps: num
     io.err(`lwb buckets: ${parsed.error}\n`);
     return EXIT.input;
   }
+  return bucketDatasets(parsed.datasets, abs, gradientAccumulationSteps, summary, json, io);
+}
+
+/** Buckets discovered datasets (DreamBooth folders and fine-tuning metadata) and prints them. */
+async function bucketDatasets(datasets: readonly DiscoveredDataset[], source: string, gradientAccumulationSteps: number, summary: boolean, json: boolean, io: CliIo): Promise<number> {
+  const parsed = { datasets };
   const listed = new Map<string, FolderImages | undefined>();
+  // fine-tuning subsets: their metadata read once per (file, image_dir), sizes the metadata lacks read from the images
+  const keys = new Map<string, FineTuningKeys | { error: string }>();
+  const sizes = new Map<string, { width: number; height: number }>();
+  for (const d of datasets) {
+    if (d.style !== 'finetuning') continue;
+    for (const s of d.subsets) {
+      if (!s.metadataFile || s.skipReason) continue;
+      const k = `${s.metadataFile}\n${s.imageDir ?? ''}`;
+      if (keys.has(k)) continue;
+      const r = await readFineTuningKeys(s.metadataFile, s.imageDir);
+      keys.set(k, r);
+      if ('error' in r) continue;
+      for (let i = 0; i < r.files.length; i++) {
+        const file = r.files[i] as string;
+        if (r.sizes[i * 2] || sizes.has(file)) continue;
+        const h = await readImageHeader(file);
+        sizes.set(file, { width: h.width ?? 0, height: h.height ?? 0 });
+      }
+    }
+  }
   for (const d of parsed.datasets) {
     for (const s of d.subsets) {
       if (!s.imageDir || listed.has(s.imageDir) || d.style !== 'dreambooth') continue;
@@ -199,13 +256,22 @@ async function datasetConfigBuckets(file: string, gradientAccumulationSteps: num
       );
     }
   }
-  const r = bucketDatasetConfig(parsed.datasets, (dir) => listed.get(dir), { gradientAccumulationSteps });
-  if (json) io.out(JSON.stringify({ config: abs, ...r }, null, 2) + '\n');
+  const r = bucketDatasetConfig(parsed.datasets, (dir) => listed.get(dir), { gradientAccumulationSteps }, {
+    keys: (s) => keys.get(`${s.metadataFile ?? ''}\n${s.imageDir ?? ''}`),
+    size: (file) => sizes.get(file),
+  });
+  if (json) io.out(JSON.stringify({ config: source, ...r }, null, 2) + '\n');
   else {
     const out: string[] = [];
+    const rel = (p: string): string => path.relative(process.cwd(), p) || '.';
     for (const d of r.datasets) {
-      out.push(`[${d.label}] ${d.subsets.map((s) => `${s.imageDir ? path.relative(process.cwd(), s.imageDir) || '.' : s.label} ×${s.numRepeats}${s.isReg ? ' reg' : ''}`).join(', ')}`);
+      out.push(`[${d.label}] ${d.subsets.map((s) => `${s.metadataFile ? `${rel(s.metadataFile)} → ` : ''}${s.imageDir ? rel(s.imageDir) : s.label} ×${s.numRepeats}${s.isReg ? ' reg' : ''}`).join(', ')}`);
       for (const s of d.subsets) if (s.skipped) out.push(`? ${s.label}: left out: ${s.skipped}`);
+      for (const s of d.subsets) {
+        const left = s.leftOut ? describeLeftOut({ leftOut: s.leftOut }) : undefined;
+        if (left) out.push(`? ${s.label}: ${left}: ${(s.leftOutExamples ?? []).map((e) => e.key).join(', ')}`);
+        if (s.sizesFrom) out.push(`? ${s.label}: ${s.images} of ${s.keys ?? s.images} keys are images; sizes: ${s.sizesFrom.metadata} from image_size, ${s.sizesFrom.npz} from latent-cache names, ${s.sizesFrom.image} read from the images`);
+      }
       for (const n of d.notes) out.push(`? ${n}`);
       if (d.report) out.push(formatBuckets(d.report, process.cwd(), summary).trimEnd());
       out.push('');

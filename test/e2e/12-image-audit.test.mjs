@@ -35,7 +35,8 @@ test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, a
   const r = JSON.parse(readFileSync(env.results, 'utf8'));
   const ours = r.tests.filter((x) => /^(image audit|Buckets view) /.test(x.fullTitle));
   for (const x of ours) t.diagnostic(`${x.state} ${x.fullTitle}${x.error ? `: ${x.error}` : ''}`);
-  assert.equal(ours.length, 6);
+  // image audit (4), Buckets view (1), with a --dataset_config (1), with fine-tuning datasets (3)
+  assert.equal(ours.length, 9);
   assert.deepEqual(ours.filter((x) => x.state !== 'passed').map((x) => `${x.fullTitle}: ${x.error}`), []);
 });
 
@@ -126,6 +127,68 @@ test('the Buckets view buckets each dataset of a dataset config with its own set
     rmSync(dir, { recursive: true, force: true });
     if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
     await widenSidebar(page, -260).catch(() => {});
+    await browser.close();
+  }
+});
+
+test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys it leaves out', { timeout: 180_000 }, async (t) => {
+  const { browser, page } = await openWorkbench();
+  const dir = join(env.workspace, 'ft-e2e');
+  const sample = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
+  let datasetsHeader;
+  try {
+    // a DreamBooth dataset (two 512×704 images, batch 2) and a fine-tuning one whose metadata has
+    // a full-path key (size read from the image), a name with image_size 1920×1080, a name whose
+    // size comes from its latent cache (800×600), a bare stem and a missing file
+    mkdirSync(join(dir, 'db'), { recursive: true });
+    mkdirSync(join(dir, 'ft'), { recursive: true });
+    for (const n of ['4', '5']) copyFileSync(join(sample, `${n}.png`), join(dir, 'db', `${n}.png`));
+    for (const n of ['1', '2', '3', '6']) copyFileSync(join(sample, `${n}.png`), join(dir, 'ft', n === '6' ? 'stem.png' : `${n}.png`));
+    writeFileSync(join(dir, 'ft', '3_0800x0600_sdxl.npz'), 'only the name counts');
+    writeFileSync(
+      join(dir, 'meta_lat.json'),
+      JSON.stringify({ [join(dir, 'ft', '1.png')]: { caption: 'one' }, '2.png': { image_size: [1920, 1080] }, '3.png': {}, stem: {}, 'gone.png': {} }, null, 2),
+    );
+    const d = (f) => join(dir, f).replace(/\\/g, '/');
+    writeFileSync(
+      join(dir, 'datasets.toml'),
+      `[general]\nresolution = 1024\nenable_bucket = true\n\n[[datasets]]\nbatch_size = 2\n  [[datasets.subsets]]\n  image_dir = '${d('db')}'\n\n` +
+        `[[datasets]]\n  [[datasets.subsets]]\n  metadata_file = '${d('meta_lat.json')}'\n  image_dir = '${d('ft')}'\n  num_repeats = 2\n`,
+    );
+    const view = await openLoraContainer(page);
+    await hidePanel(page);
+    await widenSidebar(page, 360);
+    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
+    await header.waitFor({ timeout: 30_000 });
+    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
+    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
+    const rows = pane.locator('.monaco-list-row');
+    const text = async (row) => ((await row.innerText().catch(() => '')) || '').replace(/\u00a0/g, ' ');
+    const run = rows.filter({ hasText: 'ft-e2e/datasets.toml' }).first();
+    // DreamBooth: 1 batch; fine-tuning: 768×1024, 1024×576 and 1024×768, 1 image × 2 repeats each, batch 1: 6 batches
+    await waitFor(async () => /7 steps\/epoch · 2 datasets/.test(await text(run)), 90_000, 'the dataset config run');
+    const ft = rows.filter({ hasText: 'datasets[1]' }).first();
+    assert.match(await text(ft), /1024×1024 · buckets 256–1024 \/64 · batch 1 · 3 images · 6 batches/);
+    const left = rows.filter({ hasText: /meta_lat\.json: 2 metadata keys left out/ }).first();
+    await left.waitFor({ timeout: 15_000 });
+    assert.match(await text(left), /1 bare stem, 1 names no file/);
+    assert.match(await text(rows.filter({ hasText: /keys are images/ }).first()), /3 of 5 keys are images · sizes: 1 image_size, 1 \.npz name, 1 read/);
+    assert.match(await text(rows.filter({ hasText: '1024×576' }).first()), /1 image · 2 with repeats · 2 batches/);
+    // the tooltip lists the keys left out
+    await left.hover();
+    const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: /stem: bare stem/ }).first();
+    await hover.waitFor({ timeout: 15_000 });
+    assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /gone\.png: no such file/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-fine-tuning')}`);
+  } catch (e) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-fine-tuning-failure')}`);
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
+    await widenSidebar(page, -360).catch(() => {});
     await browser.close();
   }
 });

@@ -157,3 +157,60 @@ describe('lwb buckets --dataset-config', () => {
     assert.match(none.err, /No data found/);
   });
 });
+
+describe('lwb buckets with fine-tuning metadata', () => {
+  const setup = (dir: string): { ft: string; meta: string } => {
+    const ft = path.join(dir, 'ft');
+    mkdirSync(ft);
+    writeFileSync(path.join(ft, 'a.png'), png(192, 108));
+    // image_size wins over the file's own 10×10
+    writeFileSync(path.join(ft, 'b.png'), png(10, 10));
+    writeFileSync(path.join(ft, 'stem.png'), png(64, 64));
+    const meta = path.join(dir, 'meta_lat.json');
+    writeFileSync(
+      meta,
+      JSON.stringify({ [path.join(ft, 'a.png')]: { caption: 'a' }, 'b.png': { image_size: [800, 600] }, stem: { tags: 'x' }, 'gone.png': {} }, null, 2),
+    );
+    return { ft, meta };
+  };
+
+  it('--in-json buckets train_data_dir + in_json as sd-scripts does (hand-computed)', (t) => {
+    const dir = tempDir(t);
+    const { ft, meta } = setup(dir);
+    const r = lwb('buckets', ft, '--in-json', meta, '--resolution', '1024', '--batch-size', '2', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as {
+      datasets: Array<{ style: string; report?: { buckets: Array<{ reso: number[]; images: number; samples: number; batches: number }> }; subsets: Array<{ keys: number; images: number; leftOut: Record<string, number> }> }>;
+      stepsPerEpoch: number;
+    };
+    const d = j.datasets[0];
+    assert.equal(d?.style, 'finetuning');
+    // a 192×108 read from the file (16:9) → 1024×576; b 800×600 from image_size → 1024×768; one batch each
+    assert.deepEqual(d?.report?.buckets.map((b) => [b.reso.join('×'), b.images, b.samples, b.batches]), [['1024×576', 1, 1, 1], ['1024×768', 1, 1, 1]]);
+    assert.deepEqual([d?.subsets[0]?.keys, d?.subsets[0]?.images, d?.subsets[0]?.leftOut], [4, 2, { bareStem: 1, missing: 1 }]);
+    assert.equal(j.stepsPerEpoch, 2);
+    const text = lwb('buckets', ft, '--in-json', meta, '--resolution', '1024', '--summary');
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /2 metadata keys left out: 1 bare stem, 1 names no file: stem, gone\.png/);
+    assert.match(text.out, /2 of 4 keys are images; sizes: 1 from image_size, 0 from latent-cache names, 1 read from the images/);
+    assert.equal(lwb('buckets', ft, '--in-json', meta, '--resolution', '1024', '--reg', ft).code, 2);
+  });
+
+  it('--dataset-config buckets metadata_file subsets, and names a broken metadata file', (t) => {
+    const dir = tempDir(t);
+    const { ft, meta } = setup(dir);
+    const toml = path.join(dir, 'ds.toml');
+    const fwd = (p: string): string => p.replace(/\\/g, '/');
+    writeFileSync(toml, `[[datasets]]\nresolution = 1024\nenable_bucket = true\n  [[datasets.subsets]]\n  metadata_file = '${fwd(meta)}'\n  image_dir = '${fwd(ft)}'\n  num_repeats = 3\n`);
+    const r = lwb('buckets', '--dataset-config', toml, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as { datasets: Array<{ report?: { buckets: Array<{ reso: number[]; samples: number }> } }>; batchesPerEpoch: number };
+    assert.deepEqual(j.datasets[0]?.report?.buckets.map((b) => [b.reso.join('×'), b.samples]), [['1024×576', 3], ['1024×768', 3]]);
+    assert.equal(j.batchesPerEpoch, 6);
+    writeFileSync(meta, '{ "a.png": { "caption": "x" }, }');
+    const broken = lwb('buckets', '--dataset-config', toml);
+    assert.equal(broken.code, 1);
+    assert.match(broken.err, /meta_lat\.json: .*JSON/);
+  });
+});
+

@@ -171,8 +171,9 @@ resolution = 1024
     assert.deepEqual(a?.report?.buckets.map((x) => [x.reso.join('×'), x.samples]), [['1024×1024', 6]]);
     assert.equal(noReso?.report, undefined);
     assert.match(noReso?.notes.join('\n') ?? '', /resolution is required/);
+    // without a source for the metadata, the fine-tuning subset adds nothing (and says why)
     assert.equal(ft?.report, undefined);
-    assert.match(ft?.notes.join('\n') ?? '', /fine-tuning/);
+    assert.match(ft?.subsets[0]?.skipped ?? '', /metadata file/);
     // only the first dataset counts
     assert.equal(r.batchesPerEpoch, 6);
     assert.equal(r.stepsPerEpoch, 6);

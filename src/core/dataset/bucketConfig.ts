@@ -16,6 +16,8 @@ export interface TrainingBuckets {
   trainDataDir?: string;
   regDataDir?: string;
   datasetConfig?: string;
+  /** fine-tuning metadata (`in_json`): with it, sd-scripts reads train_data_dir as its image_dir */
+  inJson?: string;
   /** values the config sets that cannot be used (named, the default is used instead) */
   problems: string[];
 }
@@ -66,6 +68,8 @@ export function bucketsFromTrainingConfig(text: string): TrainingBuckets {
   const train = s('train_data_dir');
   const reg = s('reg_data_dir');
   const ds = s('dataset_config');
+  const inJson = s('in_json');
+  if (inJson) out.inJson = inJson;
   if (train) out.trainDataDir = train;
   if (reg) out.regDataDir = reg;
   if (ds) out.datasetConfig = ds;

@@ -8,12 +8,15 @@
  *
  * What sd-scripts skips is skipped here with the same reason: subsets with num_repeats < 1,
  * duplicates, subsets without images; a DreamBooth dataset without a resolution stops training.
- * Fine-tuning datasets take their images from the metadata file; they are listed, not bucketed.
+ * Fine-tuning datasets take their images from the metadata file (fineTuning.ts resolves its keys
+ * as current sd-scripts does; keys that do not resolve are left out and counted); their sizes come
+ * from `image_size`, a latent-cache name or the image, and they are bucketed the same way.
  *
  * Pure TypeScript (no `vscode`, no I/O: image lists and sizes come from the caller).
  */
 import { computeBuckets, type BucketInputImage, type BucketReport, type BucketRunOptions } from './buckets';
-import type { DiscoveredDataset } from './discovery';
+import type { DiscoveredDataset, DiscoveredSubset } from './discovery';
+import type { FineTuningKeys, LeftOutKey, LeftOutReason } from './fineTuning';
 
 export interface SizedImage {
   file: string;
@@ -38,6 +41,22 @@ export interface ConfigSubsetSummary {
   isReg: boolean;
   /** why sd-scripts leaves this subset out */
   skipped?: string;
+  /** fine-tuning subsets: the metadata file, its key count, the keys left out and where sizes came from */
+  metadataFile?: string;
+  keys?: number;
+  leftOut?: Record<LeftOutReason, number>;
+  leftOutExamples?: LeftOutKey[];
+  sizesFrom?: { metadata: number; npz: number; image: number };
+}
+
+/**
+ * What the caller knows about fine-tuning subsets: `keys(subset)` gives the resolved keys of its
+ * metadata (undefined while they are being read; `{ error }` when the file cannot be read), and
+ * `size(file)` an image's size read from the file (undefined: not read yet; 0×0: unreadable).
+ */
+export interface FineTuningSource {
+  keys(subset: DiscoveredSubset): FineTuningKeys | { error: string } | undefined;
+  size(file: string): { width: number; height: number } | undefined;
 }
 
 export interface ConfigDatasetBuckets {
@@ -77,6 +96,7 @@ export function bucketDatasetConfig(
   datasets: readonly DiscoveredDataset[],
   folder: (dir: string) => FolderImages | undefined,
   training: { gradientAccumulationSteps?: number; numProcesses?: number } = {},
+  fineTuning?: FineTuningSource,
 ): ConfigBucketsResult {
   const out: ConfigBucketsResult = { datasets: [], batchesPerEpoch: 0, stepsPerEpoch: 0, errors: [] };
   let anyImages = false;
@@ -96,12 +116,17 @@ export function bucketDatasetConfig(
     const entry: ConfigDatasetBuckets = { label: ds.label, style: ds.style, options, subsets: [], notes: [...ds.problems], pending: 0 };
     out.datasets.push(entry);
     const inputs: BucketInputImage[] = [];
+    let loading = false;
     for (const s of ds.subsets) {
       const sum: ConfigSubsetSummary = { label: s.label, images: 0, numRepeats: s.values.numRepeats, isReg: s.values.isReg };
       if (s.imageDir) sum.imageDir = s.imageDir;
       entry.subsets.push(sum);
       if (s.skipReason) {
         sum.skipped = s.skipReason;
+        continue;
+      }
+      if (ds.style === 'finetuning') {
+        if (addFineTuningSubset(s, sum, entry, inputs, out, fineTuning)) loading = true;
         continue;
       }
       if (ds.style !== 'dreambooth') continue;
@@ -114,11 +139,13 @@ export function bucketDatasetConfig(
       entry.pending += listed.pending;
       for (const img of listed.images) inputs.push({ file: img.file, width: img.width, height: img.height, repeats: s.values.numRepeats, isReg: s.values.isReg });
     }
-    if (ds.style === 'finetuning') {
-      entry.notes.push('fine-tuning dataset: its images and sizes come from the metadata file, not bucketed here');
+    if (ds.style === 'mixed') continue;
+    if (loading) {
+      // not known yet: neither "no data" nor a report with part of the images
+      anyImages = true;
+      entry.notes.push('reading the metadata file…');
       continue;
     }
-    if (ds.style === 'mixed') continue;
     const counted = entry.subsets.filter((s) => !s.skipped && s.images > 0);
     if (counted.length === 0) {
       entry.notes.push('no subset of this dataset adds images');
@@ -126,7 +153,11 @@ export function bucketDatasetConfig(
     }
     anyImages = true;
     if (!resolution) {
-      entry.notes.push('no resolution in the dataset, [general] or the training config: sd-scripts stops with "resolution is required"');
+      entry.notes.push(
+        ds.style === 'finetuning'
+          ? 'no resolution in the dataset, [general] or the training config: sd-scripts\' fine-tuning dataset crashes (min(None, None)) before bucketing'
+          : 'no resolution in the dataset, [general] or the training config: sd-scripts stops with "resolution is required"',
+      );
       continue;
     }
     entry.report = computeBuckets(inputs, options);
@@ -137,4 +168,62 @@ export function bucketDatasetConfig(
   const accum = Math.max(1, Math.trunc(training.gradientAccumulationSteps ?? 1));
   out.stepsPerEpoch = Math.ceil(out.batchesPerEpoch / procs / accum);
   return out;
+}
+
+/** One fine-tuning subset's images into `inputs`; true while its metadata is still being read. */
+function addFineTuningSubset(
+  s: DiscoveredSubset,
+  sum: ConfigSubsetSummary,
+  entry: ConfigDatasetBuckets,
+  inputs: BucketInputImage[],
+  out: ConfigBucketsResult,
+  source: FineTuningSource | undefined,
+): boolean {
+  if (s.metadataFile) sum.metadataFile = s.metadataFile;
+  const keys = source?.keys(s);
+  if (!source) {
+    sum.skipped = 'its images come from the metadata file, which is not read here';
+    return false;
+  }
+  if (keys === undefined) return true;
+  if ('error' in keys) {
+    // FineTuningDataset raises on a missing or broken metadata file: training stops
+    out.errors.push(`${s.label}: ${keys.error}`);
+    sum.skipped = 'the metadata file cannot be read';
+    return false;
+  }
+  sum.keys = keys.total;
+  sum.leftOut = { ...keys.leftOut };
+  sum.leftOutExamples = keys.examples;
+  if (keys.total === 0) {
+    sum.skipped = 'the metadata has no entries: sd-scripts ignores this subset';
+    return false;
+  }
+  if (keys.stop) {
+    out.errors.push(`${s.label}: ${keys.stop}`);
+    sum.skipped = keys.stop;
+    return false;
+  }
+  let pending = 0;
+  let fromImage = 0;
+  for (let i = 0; i < keys.files.length; i++) {
+    const file = keys.files[i] as string;
+    let width = keys.sizes[i * 2] as number;
+    let height = keys.sizes[i * 2 + 1] as number;
+    if (!width || !height) {
+      const read = source.size(file);
+      if (!read) {
+        pending++;
+        continue;
+      }
+      fromImage++;
+      ({ width, height } = read);
+    }
+    inputs.push({ file, width, height, repeats: s.values.numRepeats, isReg: false });
+  }
+  sum.images = keys.files.length;
+  sum.sizesFrom = { metadata: keys.fromMetadata, npz: keys.fromNpz, image: fromImage };
+  entry.pending += pending;
+  if (keys.files.length === 0) sum.skipped = `none of its ${keys.total} metadata keys resolves to an image file`;
+  return false;
 }

@@ -392,10 +392,16 @@ export function summariseMetadataKeys(results: readonly MetadataKeyResult[], lim
     byStatus[r.status]++;
     if ((r.status === 'bareStem' || r.status === 'missing') && unresolved.length < limit) unresolved.push(r);
   }
+  return metadataKeySummary(byStatus, unresolved);
+}
+
+/** The summary from counts per status and the first keys that do not resolve. */
+export function metadataKeySummary(byStatus: Record<MetadataKeyStatus, number>, unresolved: MetadataKeyResult[]): MetadataKeySummary {
   const resolved = byStatus.fullPath + byStatus.withExtension;
   const parts: string[] = [];
   if (byStatus.bareStem) parts.push(`${byStatus.bareStem} bare-stem key${byStatus.bareStem === 1 ? '' : 's'} no longer resolve (current sd-scripts does not try extensions; regenerate with full paths)`);
   if (byStatus.missing) parts.push(`${byStatus.missing} key${byStatus.missing === 1 ? '' : 's'} point to no image`);
   const message = parts.length ? parts.join('; ') : `all ${resolved} keys resolve to images`;
-  return { total: results.length, resolved, byStatus, unresolved, message };
+  const total = byStatus.fullPath + byStatus.withExtension + byStatus.bareStem + byStatus.missing;
+  return { total, resolved, byStatus, unresolved, message };
 }

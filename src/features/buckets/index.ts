@@ -4,20 +4,24 @@
  * buckets with fewer images than the batch size, and steps per epoch. Settings come from the
  * training config that names the dataset (train_data_dir / reg_data_dir), else from the
  * `loraWorkbench.buckets.*` settings. Image sizes come from the image audit's header reads.
+ * Fine-tuning datasets (a dataset config's `metadata_file` subsets, a training config's `in_json`)
+ * take their images from the metadata the Datasets model has read (keys resolved as current
+ * sd-scripts does; sizes from `image_size`, latent-cache names or the image).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { computeBuckets, BUCKET_DEFAULTS, type BucketInputImage, type BucketReport, type BucketRow, type BucketRunOptions } from '../../core/dataset/buckets';
 import { bucketsFromTrainingConfig, candidateDirs, describeBucketOptions } from '../../core/dataset/bucketConfig';
-import { bucketDatasetConfig, type ConfigSubsetSummary, type SizedImage } from '../../core/dataset/datasetConfigBuckets';
+import { bucketDatasetConfig, type ConfigSubsetSummary, type FineTuningSource, type SizedImage } from '../../core/dataset/datasetConfigBuckets';
 import type { DiscoveredDataset } from '../../core/dataset/discovery';
+import { describeLeftOut, leftOutLines } from '../../core/dataset/fineTuning';
 import type { DatasetGroup } from '../../core/dataset/groups';
 import { detectConfigKind } from '../../core/config';
 import { parseResolutionString } from '../../core/config/training';
 import { Commands, Settings, Views } from '../../constants';
 import { Disposable } from '../../platform/dispose';
 import { getLog } from '../../platform/log';
-import type { DatasetsModel } from '../datasetsView/model';
+import { fineTuningKey, type DatasetsModel } from '../datasetsView/model';
 import type { ImageAuditFeature } from '../imageAudit';
 
 /** One dataset of a run: the DreamBooth folders of a training config, or one `[[datasets]]` entry. */
@@ -27,6 +31,8 @@ interface Part {
   /** undefined when sd-scripts would not bucket this dataset (see notes) */
   report?: BucketReport;
   notes: string[];
+  /** notes with a tooltip (fine-tuning keys left out, where sizes came from) */
+  details: Array<{ text: string; tooltip?: string; icon: string }>;
   missingSizes: number;
   subsets?: ConfigSubsetSummary[];
 }
@@ -147,7 +153,14 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         const dc = configFiles.find((f) => candidates.includes(path.resolve(f)));
         if (!dc) continue;
         usedConfigs.add(dc);
-        runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), dc, discovered, folderScans, used, t.options, c.file, t.problems));
+        runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), dc, discovered.filter((d) => d.origin === dc && d.label.startsWith('datasets[')), folderScans, used, t.options, c.file, t.problems));
+        continue;
+      }
+      if (t.inJson) {
+        // sd-scripts builds a fine-tuning dataset of in_json with train_data_dir as its image_dir
+        // (reg_data_dir means nothing then): not DreamBooth folders
+        const ft = discovered.filter((d) => d.origin === c.file && d.label === 'in_json');
+        if (ft.length) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), undefined, ft, folderScans, used, t.options, c.file, t.problems));
         continue;
       }
       const find = (dir: string | undefined): DatasetGroup | undefined =>
@@ -161,7 +174,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     }
     // dataset configs no training config names: their own settings, sd-scripts' defaults for the rest
     for (const dc of configFiles) {
-      if (!usedConfigs.has(dc)) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(dc), dc, discovered, folderScans, used, {}, undefined, []));
+      if (!usedConfigs.has(dc)) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(dc), dc, discovered.filter((d) => d.origin === dc && d.label.startsWith('datasets[')), folderScans, used, {}, undefined, []));
     }
     const reso = parseResolutionString(cfg.get<string>(Settings.bucketsResolution, '1024,1024')) ?? [1024, 1024];
     const defaults: BucketRunOptions = {
@@ -205,7 +218,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     const run: Run = {
       label,
       groups,
-      parts: [{ label, options, report, notes: [], missingSizes }],
+      parts: [{ label, options, report, notes: [], details: [], missingSizes }],
       batchesPerEpoch: report.batchesPerEpoch,
       stepsPerEpoch: report.stepsPerEpoch,
       configProblems,
@@ -215,19 +228,45 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     return run;
   }
 
-  /** A `--dataset_config` run: each `[[datasets]]` entry bucketed with its own settings. */
+  /**
+   * A `--dataset_config` run (each `[[datasets]]` entry bucketed with its own settings), or the
+   * fine-tuning dataset of a training config's `in_json` (no dataset config).
+   */
   private makeConfigRun(
     label: string,
-    datasetConfig: string,
-    discovered: readonly DiscoveredDataset[],
+    datasetConfig: string | undefined,
+    datasets: readonly DiscoveredDataset[],
     folderScans: ReadonlyMap<string, { group: DatasetGroup; folder: DatasetGroup['folders'][number] }>,
     used: Set<DatasetGroup>,
     training: Pick<BucketRunOptions, 'gradientAccumulationSteps'>,
     config: string | undefined,
     configProblems: string[],
   ): Run {
-    const datasets = discovered.filter((d) => d.origin === datasetConfig && d.label.startsWith('datasets['));
     const groups = new Set<DatasetGroup>();
+    const take = (dir: string): void => {
+      const hit = folderScans.get(path.resolve(dir));
+      if (hit) {
+        groups.add(hit.group);
+        used.add(hit.group);
+      }
+    };
+    const snap = this.model.current;
+    const fineTuning: FineTuningSource = {
+      keys: (s) => {
+        if (!s.metadataFile) return undefined;
+        const k = snap.fineTuning.get(fineTuningKey(s.metadataFile, s.imageDir));
+        // the folders of a fine-tuning dataset's images get no run of their own
+        if (s.imageDir) take(s.imageDir);
+        if (k && !('error' in k)) for (const dir of new Set(k.files.map((f) => path.dirname(f)))) take(dir);
+        return k;
+      },
+      size: (file) => {
+        const rec = this.audit.session.image(file);
+        if (rec) return { width: rec.header.width ?? 0, height: rec.header.height ?? 0 };
+        const img = this.model.image(file);
+        return img?.width && img.height ? { width: img.width, height: img.height } : undefined;
+      },
+    };
     const result = bucketDatasetConfig(
       datasets,
       (dir) => {
@@ -246,17 +285,38 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         return { images, pending };
       },
       training,
+      fineTuning,
     );
     const parts: Part[] = result.datasets.map((d) => {
       const notes = [...d.notes];
-      for (const s of d.subsets) if (s.skipped) notes.push(`${s.label}${s.imageDir ? ` (${path.basename(s.imageDir)})` : ''} is left out: ${s.skipped}`);
-      const part: Part = { label: d.label, options: d.options, notes, missingSizes: d.pending, subsets: d.subsets };
+      const details: Part['details'] = [];
+      for (const s of d.subsets) {
+        const name = s.metadataFile ? path.basename(s.metadataFile) : s.imageDir ? path.basename(s.imageDir) : '';
+        if (s.skipped) notes.push(`${s.label}${name ? ` (${name})` : ''} is left out: ${s.skipped}`);
+        const left = s.leftOut ? describeLeftOut({ leftOut: s.leftOut }) : undefined;
+        if (left && s.leftOut) {
+          details.push({
+            text: `${name}: ${left}`,
+            tooltip: [`Keys of ${s.metadataFile ?? name} that name no image file, as current sd-scripts resolves them (as written, or joined to image_dir ${s.imageDir ?? '(none)'}, without trying extensions):`, ...leftOutLines({ leftOut: s.leftOut, examples: s.leftOutExamples ?? [] })].join('\n'),
+            icon: 'warning',
+          });
+        }
+        if (s.sizesFrom) {
+          const f = s.sizesFrom;
+          details.push({
+            text: `${name}: ${s.images} of ${s.keys ?? s.images} keys are images · sizes: ${f.metadata} image_size, ${f.npz} .npz name, ${f.image} read`,
+            tooltip: `Sizes: ${f.metadata} from the image_size entries, ${f.npz} from the names of *_WWWWxHHHH_sdxl.npz latent caches next to the images, ${f.image} read from the image files (sd-scripts looks in this order).`,
+            icon: 'json',
+          });
+        }
+      }
+      const part: Part = { label: d.label, options: d.options, notes, details, missingSizes: d.pending, subsets: d.subsets };
       if (d.report) part.report = d.report;
       return part;
     });
     const run: Run = {
       label,
-      datasetConfig,
+      ...(datasetConfig ? { datasetConfig } : {}),
       groups: [...groups],
       parts,
       batchesPerEpoch: result.batchesPerEpoch,
@@ -296,10 +356,15 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         const { part } = node;
         const item = new vscode.TreeItem(part.label, vscode.TreeItemCollapsibleState.Expanded);
         const images = part.subsets?.reduce((n, s) => n + (s.skipped ? 0 : s.images), 0) ?? 0;
-        item.description = part.report ? `${describeBucketOptions(part.options)} · ${images} image${images === 1 ? '' : 's'} · ${part.report.batchesPerEpoch} batches` : 'not bucketed';
+        item.description = part.report
+          ? `${describeBucketOptions(part.options)} · ${images} image${images === 1 ? '' : 's'} · ${part.report.batchesPerEpoch} batch${part.report.batchesPerEpoch === 1 ? '' : 'es'}`
+          : 'not bucketed';
         item.tooltip = [
           `${part.label}: ${describeBucketOptions(part.options)}`,
-          ...(part.subsets ?? []).map((s) => `${s.label}: ${s.imageDir ?? '(no image_dir)'} · ${s.images} images × ${s.numRepeats}${s.isReg ? ' · reg' : ''}${s.skipped ? ` · left out: ${s.skipped}` : ''}`),
+          ...(part.subsets ?? []).map(
+            (s) =>
+              `${s.label}: ${s.metadataFile ? `${s.metadataFile} (${s.keys ?? '?'} keys) · ` : ''}${s.imageDir ?? '(no image_dir)'} · ${s.images} images × ${s.numRepeats}${s.isReg ? ' · reg' : ''}${s.skipped ? ` · left out: ${s.skipped}` : ''}`,
+          ),
         ].join('\n');
         item.iconPath = new vscode.ThemeIcon(part.report ? 'database' : 'circle-slash');
         item.contextValue = 'bucketDataset';
@@ -354,6 +419,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
   private partChildren(run: Run, part: Part): BucketNode[] {
     const notes: BucketNode[] = [];
     for (const n of part.notes) notes.push({ type: 'note', text: n, icon: 'info' });
+    for (const d of part.details) notes.push({ type: 'note', ...d });
     const r = part.report;
     if (r) {
       for (const e of r.errors) notes.push({ type: 'note', text: `sd-scripts stops: ${e}`, icon: 'error' });
@@ -401,7 +467,9 @@ export interface BucketsRunInfo {
   description: string;
   batchesPerEpoch: number;
   stepsPerEpoch: number;
-  datasets: ReadonlyArray<{ label: string; description: string; report?: BucketReport; notes: string[]; subsets?: ConfigSubsetSummary[] }>;
+  datasets: ReadonlyArray<{ label: string; description: string; report?: BucketReport; notes: string[]; details: string[]; pending: number; subsets?: ConfigSubsetSummary[] }>;
+  /** what sd-scripts stops on */
+  errors: string[];
 }
 
 export interface BucketsFeature {
@@ -437,7 +505,16 @@ export function registerBuckets(subscriptions: vscode.Disposable[], model: Datas
           description: first ? describeBucketOptions(first.options) : '',
           batchesPerEpoch: r.batchesPerEpoch,
           stepsPerEpoch: r.stepsPerEpoch,
-          datasets: r.parts.map((p) => ({ label: p.label, description: describeBucketOptions(p.options), ...(p.report ? { report: p.report } : {}), notes: p.notes, ...(p.subsets ? { subsets: p.subsets } : {}) })),
+          datasets: r.parts.map((p) => ({
+            label: p.label,
+            description: describeBucketOptions(p.options),
+            ...(p.report ? { report: p.report } : {}),
+            notes: p.notes,
+            details: p.details.map((d) => d.text),
+            pending: p.missingSizes,
+            ...(p.subsets ? { subsets: p.subsets } : {}),
+          })),
+          errors: r.errors,
         };
       }),
     rebuild: () => provider.reload(),

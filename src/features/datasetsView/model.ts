@@ -8,14 +8,12 @@ import {
   datasetsOfTrainingConfig,
   readDatasetConfig,
   readTrainingConfigRefs,
-  resolveMetadataKeys,
-  summariseMetadataKeys,
   type BucketOptions,
   type DiscoveredDataset,
   type MetadataKeySummary,
   type TrainingConfigRefs,
 } from '../../core/dataset/discovery';
-import { readMetadata } from '../../core/dataset/metadata';
+import { keyFolders, listFolder, parseMetadataSizes, resolveFineTuningKeys, type DirFiles, type FineTuningKeys, type MetadataSizes } from '../../core/dataset/fineTuning';
 import { detectConfigKind } from '../../core/config/detect';
 import { Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
@@ -49,8 +47,14 @@ export interface DatasetsSnapshot {
   discovered: DiscoveredDataset[];
   /** training configs by the folders they name (`train_data_dir`, `reg_data_dir`) */
   origins: ReadonlyMap<string, DatasetOrigin>;
-  /** metadata JSON file → how its keys resolve (or why it cannot be read) */
+  /** metadata JSON file → how its keys resolve (or why it cannot be read); filled after the first paint */
   metadata: ReadonlyMap<string, MetadataKeySummary | { error: string }>;
+  /**
+   * fine-tuning subsets' images, by {@link fineTuningKey} (metadata file + image_dir): the keys
+   * resolved as current sd-scripts does, with the sizes the metadata or latent-cache names give.
+   * Absent while the metadata is being read.
+   */
+  fineTuning: ReadonlyMap<string, FineTuningKeys | { error: string }>;
   /** configs that could not be read */
   configErrors: string[];
   /** sizes, dimensions and tags are still being read */
@@ -60,6 +64,8 @@ export interface DatasetsSnapshot {
 
 const IMAGE_AND_SIDECAR_GLOB = '**/*.{png,jpg,jpeg,webp,bmp,PNG,JPG,JPEG,WEBP,BMP,avif,jxl,txt,caption,npz}';
 const CONFIG_GLOB = '**/*.{toml,json,jsonl}';
+/** the metadata files are read this long after the first page of the tree is published */
+const METADATA_AFTER_PAINT_MS = 300;
 /** a burst of watcher events (an unzip, a batch rename) is applied together after this quiet time */
 const DEBOUNCE_MS = 15;
 /** …but never later than this after its first event */
@@ -90,7 +96,27 @@ export class DatasetsModel extends Disposable {
   private firstPending = 0;
   private flushing: Promise<void> | undefined;
   private configTimer: NodeJS.Timeout | undefined;
-  private discovery: Pick<DatasetsSnapshot, 'discovered' | 'origins' | 'metadata' | 'configErrors'> = { discovered: [], origins: new Map(), metadata: new Map(), configErrors: [] };
+  private discovery: Pick<DatasetsSnapshot, 'discovered' | 'origins' | 'metadata' | 'fineTuning' | 'configErrors'> = {
+    discovered: [],
+    origins: new Map(),
+    metadata: new Map(),
+    fineTuning: new Map(),
+    configErrors: [],
+  };
+  /** metadata files read, by path, with the stat they were read at (only keys and sizes are kept) */
+  private readonly metadataCache = new Map<string, { mtimeMs: number; size: number; data: MetadataSizes | { error: string } }>();
+  /** the background read of the metadata files (never blocks the first paint) */
+  private metadataTask: Promise<void> | undefined;
+  private metadataAgain = false;
+  private readonly metadataForced = new Set<string>();
+  /** folders whose listings resolve metadata keys: a change there resolves them again */
+  private metadataDirs = new Set<string>();
+  /** folders holding fine-tuning images that no config names as a folder (indexed for their sizes) */
+  private metadataRoots: Root[] = [];
+  /** watchers for metadata files outside the workspace folders */
+  private readonly outsideWatchers = new Map<string, vscode.Disposable>();
+  private rootsSync: Promise<boolean> = Promise.resolve(false);
+  private metadataTimer: NodeJS.Timeout | undefined;
   /** folders discovery asked to index besides the workspace (dataset dirs outside it) */
   private discoveredRoots: Root[] = [];
   private errors: string[] = [];
@@ -128,16 +154,20 @@ export class DatasetsModel extends Disposable {
       }),
     );
     const configs = this.register(vscode.workspace.createFileSystemWatcher(CONFIG_GLOB));
-    const configChanged = (): void => this.scheduleDiscovery();
+    // a TOML may be a training or dataset config; a JSON matters only as a metadata file a config names
+    const configChanged = (uri: vscode.Uri): void => (/\.jsonl?$/i.test(uri.fsPath) ? this.metadataChanged(uri.fsPath) : this.scheduleDiscovery());
     this.register(configs.onDidCreate(configChanged));
     this.register(configs.onDidChange(configChanged));
     this.register(configs.onDidDelete(configChanged));
-    this.register(vscode.workspace.onDidSaveTextDocument((d) => /\.(toml|jsonl?)$/i.test(d.fileName) && configChanged()));
+    this.register(vscode.workspace.onDidSaveTextDocument((d) => /\.(toml|jsonl?)$/i.test(d.fileName) && configChanged(d.uri)));
     this.register({
       dispose: () => {
         clearTimeout(this.refreshTimer);
         clearTimeout(this.flushTimer);
         clearTimeout(this.configTimer);
+        clearTimeout(this.metadataTimer);
+        for (const w of this.outsideWatchers.values()) w.dispose();
+        this.outsideWatchers.clear();
       },
     });
   }
@@ -283,6 +313,7 @@ export class DatasetsModel extends Disposable {
       }
       for (const p of [...d.added, ...d.removed]) folders.add(path.dirname(p));
     }
+    if ([...folders].some((f) => this.metadataDirs.has(f))) void this.loadMetadata();
     if (perFolder.size === 0) return;
     for (const [f, e] of perFolder) {
       const wasShown = this.scans.has(f);
@@ -331,7 +362,7 @@ export class DatasetsModel extends Disposable {
         add(path.isAbsolute(extra) ? extra : path.join(wf.uri.fsPath, extra), 1);
       }
     }
-    for (const r of this.discoveredRoots) add(r.root, r.depth);
+    for (const r of [...this.discoveredRoots, ...this.metadataRoots]) add(r.root, r.depth);
     const cfg = vscode.workspace.getConfiguration(Settings.section);
     return {
       roots,
@@ -344,7 +375,16 @@ export class DatasetsModel extends Disposable {
   private async rebuild(): Promise<void> {
     const started = Date.now();
     this.stats.rebuilds++;
-    await this.discover();
+    // the metadata files are read after the first paint (a big one is a long JSON.parse)
+    await this.discover(false);
+    let painted = false;
+    let metadataRead: Promise<void> | undefined;
+    const firstPaint = (): void => {
+      if (painted) return;
+      painted = true;
+      clearTimeout(this.metadataTimer);
+      this.metadataTimer = setTimeout(() => (metadataRead = this.loadMetadata()), METADATA_AFTER_PAINT_MS);
+    };
     const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
     this.building = true;
     this.pending.clear();
@@ -366,11 +406,13 @@ export class DatasetsModel extends Disposable {
             if (!next.includes(ix)) next.push(ix);
             this.absorb(ix);
             this.publish(undefined, true);
+            firstPaint();
           },
           onListed: (ix) => {
             if (!next.includes(ix)) next.push(ix);
             this.absorb(ix);
             this.publish(undefined, true);
+            firstPaint();
           },
         });
         if (!next.includes(index)) next.push(index);
@@ -389,6 +431,11 @@ export class DatasetsModel extends Disposable {
     this.publish(undefined, false);
     this.recordMtimes();
     if (this.pending.size > 0) await this.flush();
+    // read in the background since the first paint; a refresh is complete when it is done too,
+    // and the folders of its images outside the indexed ones are indexed then
+    clearTimeout(this.metadataTimer);
+    await (metadataRead ?? this.loadMetadata());
+    if (await this.syncRoots()) this.publish({ folders: [], images: [], structure: true }, false);
   }
 
   /**
@@ -475,6 +522,21 @@ export class DatasetsModel extends Disposable {
       if (this.running) this.again = true;
       return;
     }
+    await this.syncRoots();
+    this.publish({ folders: [], images: [], structure: true }, false);
+  }
+
+  /** Indexes the roots the configs (or metadata files) now name, drops those nothing names any more. */
+  private syncRoots(): Promise<boolean> {
+    const next = this.rootsSync.then(
+      () => this.syncRootsNow(),
+      () => this.syncRootsNow(),
+    );
+    this.rootsSync = next;
+    return next;
+  }
+
+  private async syncRootsNow(): Promise<boolean> {
     const { roots, exclude, sidecarExtensions, tagExtension } = this.roots();
     const wanted = new Set(roots.map((r) => r.root));
     const dropped = this.indexes.filter((i) => !wanted.has(i.root));
@@ -489,14 +551,13 @@ export class DatasetsModel extends Disposable {
       this.absorb(index);
     }
     if (added.length || dropped.length) getLog().info(`Configs: indexed ${added.length} new folder(s), dropped ${dropped.length}`);
-    this.publish({ folders: [], images: [], structure: true }, false);
+    return added.length > 0 || dropped.length > 0;
   }
 
-  /** Reads the workspace's training and dataset configs (and the metadata files they name). */
-  private async discover(): Promise<void> {
+  /** Reads the workspace's training and dataset configs, then (unless told not to) starts reading the metadata files they name. */
+  private async discover(readMetadata = true): Promise<void> {
     const discovered: DiscoveredDataset[] = [];
     const origins = new Map<string, DatasetOrigin>();
-    const metadata = new Map<string, MetadataKeySummary | { error: string }>();
     const configErrors: string[] = [];
     const extraRoots: Root[] = [];
     try {
@@ -555,28 +616,146 @@ export class DatasetsModel extends Disposable {
       for (const d of discovered) {
         for (const s of d.subsets) {
           if (s.imageDir) extraRoots.push({ root: s.imageDir, depth: 0 });
-          if (s.metadataFile && !metadata.has(s.metadataFile)) {
-            const m = await readMetadata(s.metadataFile);
-            if (!m.ok) metadata.set(s.metadataFile, { error: m.error });
-            else {
-              const keys = resolveMetadataKeys(m.metadata.keys(), s.imageDir, (p) => isFileSync(p));
-              metadata.set(s.metadataFile, summariseMetadataKeys(keys));
-            }
-          }
         }
       }
     } catch (e) {
       configErrors.push(`Looking for training configs failed: ${(e as Error).message}`);
     }
     for (const e of configErrors) getLog().warn(`Configs: ${e}`);
-    this.discovery = { discovered, origins, metadata, configErrors };
+    // the metadata read last time stays until it is read again (no flicker in the views)
+    this.discovery = { ...this.discovery, discovered, origins, configErrors };
     this.discoveredRoots = extraRoots.filter((r) => isDirSync(r.root));
+    if (readMetadata) void this.loadMetadata();
+  }
+
+  /** A JSON file changed: read it again if a config names it as metadata. */
+  private metadataChanged(file: string): void {
+    const f = path.resolve(file);
+    if (!this.discovery.discovered.some((d) => d.subsets.some((s) => s.metadataFile === f))) return;
+    this.metadataForced.add(f);
+    void this.loadMetadata();
+  }
+
+  /**
+   * Reads the metadata files the configs name (each once, again only when its stat changes or
+   * its watcher fires), keeps their keys and sizes only, resolves each fine-tuning subset's keys
+   * with one listing per folder, and publishes. Runs in the background; calls coalesce.
+   */
+  private loadMetadata(): Promise<void> {
+    if (this.metadataTask) {
+      this.metadataAgain = true;
+      return this.metadataTask;
+    }
+    const task = (async () => {
+      do {
+        this.metadataAgain = false;
+        try {
+          await this.readMetadataFiles();
+        } catch (e) {
+          getLog().warn(`Metadata: ${(e as Error).message}`);
+        }
+      } while (this.metadataAgain && !this.isDisposed);
+    })().finally(() => {
+      if (this.metadataTask === task) this.metadataTask = undefined;
+    });
+    this.metadataTask = task;
+    return task;
+  }
+
+  private async readMetadataFiles(): Promise<void> {
+    const subsets = this.discovery.discovered.flatMap((d) => d.subsets).filter((s) => s.metadataFile);
+    const files = [...new Set(subsets.map((s) => s.metadataFile as string))];
+    if (files.length === 0 && this.discovery.fineTuning.size === 0 && this.discovery.metadata.size === 0) return;
+    const forced = new Set(this.metadataForced);
+    this.metadataForced.clear();
+    for (const file of files) {
+      let st: fs.Stats | undefined;
+      try {
+        st = await fs.promises.stat(file);
+      } catch {
+        st = undefined;
+      }
+      const cached = this.metadataCache.get(file);
+      if (cached && st && cached.mtimeMs === st.mtimeMs && cached.size === st.size && !forced.has(file)) continue;
+      if (!st) {
+        this.metadataCache.set(file, { mtimeMs: -1, size: -1, data: { error: `${file} does not exist (sd-scripts stops: "no metadata")` } });
+        continue;
+      }
+      let data: MetadataSizes | { error: string };
+      try {
+        const parsed = parseMetadataSizes(await fs.promises.readFile(file, 'utf8'), /\.jsonl$/i.test(file));
+        data = 'error' in parsed ? { error: `${file}: ${parsed.error}` } : parsed;
+      } catch (e) {
+        data = { error: `${file} cannot be read: ${(e as Error).message}` };
+      }
+      this.metadataCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, data });
+    }
+    for (const f of [...this.metadataCache.keys()]) if (!files.includes(f)) this.metadataCache.delete(f);
+    this.watchOutside(files);
+    // one listing per folder the keys point into
+    const listings = new Map<string, DirFiles | undefined>();
+    const fineTuning = new Map<string, FineTuningKeys | { error: string }>();
+    const metadata = new Map<string, MetadataKeySummary | { error: string }>();
+    const dirs = new Set<string>();
+    for (const s of subsets) {
+      const file = s.metadataFile as string;
+      const key = fineTuningKey(file, s.imageDir);
+      if (fineTuning.has(key)) continue;
+      const data = this.metadataCache.get(file)?.data;
+      if (!data) continue;
+      if ('error' in data) {
+        fineTuning.set(key, data);
+        if (!metadata.has(file)) metadata.set(file, data);
+        continue;
+      }
+      for (const dir of keyFolders(data.keys, s.imageDir)) {
+        dirs.add(dir);
+        if (!listings.has(dir)) listings.set(dir, await listFolder(dir));
+      }
+      const resolved = resolveFineTuningKeys(data, file, s.imageDir, (d) => listings.get(d));
+      fineTuning.set(key, resolved);
+      if (!metadata.has(file)) metadata.set(file, resolved.summary);
+    }
+    this.metadataDirs = dirs;
+    // folders of resolved images outside every indexed folder are indexed (depth 0) for their sizes
+    const imageDirs = new Set<string>();
+    for (const k of fineTuning.values()) if (!('error' in k)) for (const f of k.files) imageDirs.add(path.dirname(f));
+    const before = this.metadataRoots.map((r) => r.root).join('\n');
+    this.metadataRoots = [...imageDirs].sort().map((root) => ({ root, depth: 0 }));
+    this.discovery = { ...this.discovery, metadata, fineTuning };
+    if (before !== this.metadataRoots.map((r) => r.root).join('\n') && !this.building && !this.running) await this.syncRoots();
+    if (this.isDisposed) return;
+    this.publish(undefined, this.building);
+  }
+
+  /** Metadata files outside the workspace folders get a watcher of their own. */
+  private watchOutside(files: readonly string[]): void {
+    const outside = files.filter((f) => !vscode.workspace.getWorkspaceFolder(vscode.Uri.file(f)));
+    for (const [f, w] of this.outsideWatchers) {
+      if (!outside.includes(f)) {
+        w.dispose();
+        this.outsideWatchers.delete(f);
+      }
+    }
+    for (const f of outside) {
+      if (this.outsideWatchers.has(f)) continue;
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(f)), path.basename(f)));
+      const changed = (): void => this.metadataChanged(f);
+      const subs = [w, w.onDidChange(changed), w.onDidCreate(changed), w.onDidDelete(changed)];
+      this.outsideWatchers.set(f, { dispose: () => subs.forEach((d) => d.dispose()) });
+    }
   }
 }
 
 function emptySnapshot(): DatasetsSnapshot {
-  return { groups: [], errors: [], scannedAt: 0, discovered: [], origins: new Map(), metadata: new Map(), configErrors: [], indexing: false };
+  return { groups: [], errors: [], scannedAt: 0, discovered: [], origins: new Map(), metadata: new Map(), fineTuning: new Map(), configErrors: [], indexing: false };
 }
+
+/** The key of a fine-tuning subset's images in {@link DatasetsSnapshot.fineTuning}. */
+export function fineTuningKey(metadataFile: string, imageDir: string | undefined): string {
+  return `${metadataFile}\n${imageDir ?? ''}`;
+}
+
 
 /** `p` is `dir` or below it. */
 export function isInside(p: string, dir: string): boolean {
@@ -586,14 +765,6 @@ export function isInside(p: string, dir: string): boolean {
 function relDepth(from: string, to: string): number {
   const rel = path.relative(from, to);
   return rel === '' ? 0 : rel.split(path.sep).length;
-}
-
-function isFileSync(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function isDirSync(p: string): boolean {
