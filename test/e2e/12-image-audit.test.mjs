@@ -173,7 +173,7 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
     assert.match(await text(ft), /1024×1024 · buckets 256–1024 \/64 · batch 1 · 3 images · 6 batches/);
     const left = rows.filter({ hasText: /meta_lat\.json: 2 metadata keys left out/ }).first();
     await left.waitFor({ timeout: 15_000 });
-    assert.match(await text(left), /1 bare stem, 1 names no file/);
+    assert.match(await text(left), /1 bare stem, 1 with no file/);
     assert.match(await text(rows.filter({ hasText: /keys are images/ }).first()), /3 of 5 keys are images · sizes: 1 image_size, 1 \.npz name, 1 read/);
     assert.match(await text(rows.filter({ hasText: '1024×576' }).first()), /1 image · 2 with repeats · 2 batches/);
     // the tooltip lists the keys left out

@@ -191,7 +191,7 @@ describe('lwb buckets with fine-tuning metadata', () => {
     assert.equal(j.stepsPerEpoch, 2);
     const text = lwb('buckets', ft, '--in-json', meta, '--resolution', '1024', '--summary');
     assert.equal(text.code, 0, text.err);
-    assert.match(text.out, /2 metadata keys left out: 1 bare stem, 1 names no file: stem, gone\.png/);
+    assert.match(text.out, /2 metadata keys left out: 1 bare stem, 1 with no file: stem, gone\.png/);
     assert.match(text.out, /2 of 4 keys are images; sizes: 1 from image_size, 0 from latent-cache names, 1 read from the images/);
     assert.equal(lwb('buckets', ft, '--in-json', meta, '--resolution', '1024', '--reg', ft).code, 2);
   });

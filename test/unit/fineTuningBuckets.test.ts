@@ -73,7 +73,7 @@ describe('fine-tuning metadata keys', () => {
         ['/elsewhere/x.png', 'missing', undefined],
       ],
     );
-    assert.equal(describeLeftOut(k), '3 metadata keys left out: 1 bare stem, 2 name no file');
+    assert.equal(describeLeftOut(k), '3 metadata keys left out: 1 bare stem, 2 with no file');
     assert.match(leftOutLines(k)[0] ?? '', /^stem: bare stem; older sd-scripts found stem\.jpg/);
     assert.equal(k.summary.resolved, 5);
     assert.equal(k.stop, undefined);

@@ -270,14 +270,14 @@ export function resolveFineTuningKeys(
   return out;
 }
 
-/** One line about the keys left out: "2 metadata keys left out: 1 bare stem, 1 names no file". */
+/** One line about the keys left out: "2 metadata keys left out: 1 bare stem, 1 with no file". */
 export function describeLeftOut(k: Pick<FineTuningKeys, 'leftOut'>): string | undefined {
   const { bareStem, missing } = k.leftOut;
   const n = bareStem + missing;
   if (n === 0) return undefined;
   const parts: string[] = [];
   if (bareStem) parts.push(`${bareStem} bare stem${bareStem === 1 ? '' : 's'}`);
-  if (missing) parts.push(`${missing} name${missing === 1 ? 's' : ''} no file`);
+  if (missing) parts.push(`${missing} with no file`);
   return `${n} metadata key${n === 1 ? '' : 's'} left out: ${parts.join(', ')}`;
 }
 

@@ -98,7 +98,7 @@ describe('Buckets view with fine-tuning datasets', function () {
     ]);
     const s = f?.subsets?.[0];
     assert.deepEqual([s?.keys, s?.images, s?.leftOut, s?.sizesFrom], [5, 3, { bareStem: 1, missing: 1 }, { metadata: 1, npz: 1, image: 1 }]);
-    assert.match(f?.details.join('\n') ?? '', /meta\.json: 2 metadata keys left out: 1 bare stem, 1 names no file/);
+    assert.match(f?.details.join('\n') ?? '', /meta\.json: 2 metadata keys left out: 1 bare stem, 1 with no file/);
     assert.deepEqual(
       s?.leftOutExamples?.map((e) => [e.key, e.reason, e.image && path.basename(e.image)]),
       [
