@@ -198,7 +198,9 @@ function isNotLoaded(ext: string): boolean {
 interface HeaderReads {
   signal?: AbortSignal;
   /** images queued and not handed to threads (read on this thread when the listing is done) */
-  waiting: IndexedImage[];
+  waiting: Array<readonly IndexedImage[]>;
+  /** images in `waiting` */
+  waitingCount: number;
   /** every image queued, when the caller needs the list (an update's new folder) */
   all?: IndexedImage[];
   threads?: { reads: ThreadedReads; list: IndexedImage[] };
@@ -248,9 +250,48 @@ function statP(p: string): Promise<fs.Stats | undefined> {
   return new Promise((resolve) => fs.stat(p, (err, st) => resolve(err ? undefined : st)));
 }
 
-function readdirP(dir: string): Promise<fs.Dirent[]> {
-  return new Promise((resolve, reject) => fs.readdir(dir, { withFileTypes: true }, (err, d) => (err ? reject(err) : resolve(d))));
+const KIND_FILE = 0;
+const KIND_DIR = 1;
+const KIND_LINK = 2;
+const KIND_OTHER = 3;
+/** A folder's entries in listing order: names and what each is (KIND_*; links not followed yet). */
+interface Listing {
+  names: string[];
+  kinds: number[];
 }
+
+/**
+ * Lists a folder. The listing is read a buffer at a time, in slices of a few milliseconds with the
+ * event loop served between them (a huge or slow folder does not block it), and each directory
+ * entry object is dropped at once: `readdir` with file types makes one object per name that
+ * lives until the whole folder is listed, which for 200,000 names costs more in garbage
+ * collection than the listing itself.
+ */
+async function listFolder(dir: string): Promise<Listing> {
+  const handle = await new Promise<fs.Dir>((resolve, reject) => fs.opendir(dir, { bufferSize: 1024 }, (err, d) => (err ? reject(err) : resolve(d))));
+  const names: string[] = [];
+  const kinds: number[] = [];
+  try {
+    for (;;) {
+      const t0 = performance.now();
+      for (let k = 0; ; k++) {
+        const d = handle.readSync();
+        if (d === null) return { names, kinds };
+        names.push(d.name);
+        kinds.push(d.isFile() ? KIND_FILE : d.isDirectory() ? KIND_DIR : d.isSymbolicLink() ? KIND_LINK : KIND_OTHER);
+        if ((k & 255) === 255 && performance.now() - t0 >= LIST_SLICE_MS) break;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    try {
+      handle.closeSync();
+    } catch {
+      // already closed
+    }
+  }
+}
+const LIST_SLICE_MS = 8;
 
 function skippedFor(name: string, kind: IgnoredFile['kind']): SkippedFile {
   return {
@@ -350,9 +391,9 @@ export class DatasetIndex {
         return;
       }
       const anc = new Set(item.ancestors).add(id);
-      let dirents: fs.Dirent[];
+      let listing: Listing;
       try {
-        dirents = await readdirP(item.dir);
+        listing = await listFolder(item.dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         this.issues.push({
@@ -363,27 +404,29 @@ export class DatasetIndex {
         return;
       }
       const files: string[] = [];
-      for (const d of dirents) {
-        if (d.name.includes('\ufffd')) {
+      const { names, kinds } = listing;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string;
+        if (name.includes('\ufffd')) {
           this.issues.push({
-            path: path.join(item.dir, d.name),
+            path: path.join(item.dir, name),
             code: 'invalidName',
             reason: 'the name is not valid UTF-8: it cannot be opened by name here, and sd-scripts cannot read its caption reliably; rename it',
           });
           continue;
         }
-        let kind: 'file' | 'dir' | 'other' = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : 'other';
-        if (d.isSymbolicLink()) {
-          const t = await statP(path.join(item.dir, d.name));
+        let kind = kinds[i] as number;
+        if (kind === KIND_LINK) {
+          const t = await statP(path.join(item.dir, name));
           if (!t) {
-            this.issues.push({ path: path.join(item.dir, d.name), code: 'unreadableFile', reason: 'a broken or looping symbolic link' });
+            this.issues.push({ path: path.join(item.dir, name), code: 'unreadableFile', reason: 'a broken or looping symbolic link' });
             continue;
           }
-          kind = t.isFile() ? 'file' : t.isDirectory() ? 'dir' : 'other';
+          kind = t.isFile() ? KIND_FILE : t.isDirectory() ? KIND_DIR : KIND_OTHER;
         }
-        if (kind === 'file') files.push(d.name);
-        else if (kind === 'dir' && item.level < this.depth && !this.exclude.has(d.name) && !d.name.startsWith('.')) {
-          queue.push({ dir: path.join(item.dir, d.name), level: item.level + 1, ancestors: anc });
+        if (kind === KIND_FILE) files.push(name);
+        else if (kind === KIND_DIR && item.level < this.depth && !this.exclude.has(name) && !name.startsWith('.')) {
+          queue.push({ dir: path.join(item.dir, name), level: item.level + 1, ancestors: anc });
         }
       }
       const state = this.addFolder(item.dir, files);
@@ -508,7 +551,7 @@ export class DatasetIndex {
    * a smaller tree is read with sliced synchronous reads once it is listed.
    */
   private startReads(signal?: AbortSignal, keep = false): HeaderReads {
-    const reads: HeaderReads = { waiting: [], ...(keep ? { all: [] } : {}), ...(signal ? { signal } : {}) };
+    const reads: HeaderReads = { waiting: [], waitingCount: 0, ...(keep ? { all: [] } : {}), ...(signal ? { signal } : {}) };
     if (this.io === 'threads') this.startThreads(reads);
     return reads;
   }
@@ -521,7 +564,8 @@ export class DatasetIndex {
   private queueReads(reads: HeaderReads, images: readonly IndexedImage[]): void {
     if (images.length === 0) return;
     if (reads.all) for (const img of images) reads.all.push(img);
-    for (const img of images) reads.waiting.push(img);
+    reads.waiting.push(images);
+    reads.waitingCount += images.length;
     reads.flush ??= setImmediate(() => this.flushReads(reads));
   }
 
@@ -530,11 +574,12 @@ export class DatasetIndex {
     reads.flush = undefined;
     // the listed folders' records go into the path map now (the progress call is done)
     this.registerRecords();
-    if (!reads.threads && this.io === undefined && reads.waiting.length >= THREADED_MIN_FILES) this.startThreads(reads);
-    if (!reads.threads || reads.waiting.length === 0) return;
+    if (!reads.threads && this.io === undefined && reads.waitingCount >= THREADED_MIN_FILES) this.startThreads(reads);
+    if (!reads.threads || reads.waitingCount === 0) return;
     const waiting = reads.waiting;
     reads.waiting = [];
-    this.sendToThreads(reads.threads, waiting);
+    reads.waitingCount = 0;
+    for (const images of waiting) this.sendToThreads(reads.threads, images);
   }
 
   private startThreads(reads: HeaderReads): void {
@@ -582,8 +627,9 @@ export class DatasetIndex {
   private async finishReads(reads: HeaderReads): Promise<void> {
     const signal = reads.signal;
     this.flushReads(reads);
-    let list: readonly IndexedImage[] = reads.waiting;
+    let list: readonly IndexedImage[] = reads.waiting.flat();
     reads.waiting = [];
+    reads.waitingCount = 0;
     if (reads.threads) {
       const t = reads.threads;
       reads.threads = undefined;

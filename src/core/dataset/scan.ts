@@ -170,15 +170,36 @@ export function pairFolderNames<T>(
   const slotOf = new Map<string, number>();
   const slots: Array<string | string[]> = [];
   let sidecarCount = 0;
+  // the last two extensions met (a folder's names mostly alternate between two): compared in place, no slice
+  let ext1 = '';
+  let kind1 = 0;
+  let ext2 = '';
+  let kind2 = 0;
   for (const name of fileNames) {
     const dot = name.lastIndexOf('.');
     // no extension (or a dot file): neither an image nor a sidecar (sidecar extensions start with a dot)
     if (dot <= 0) continue;
-    const ext = name.slice(dot);
-    let kind = kinds.get(ext);
-    if (kind === undefined) {
-      kind = extensionKind(ext, exts);
-      kinds.set(ext, kind);
+    const extLength = name.length - dot;
+    let kind: number;
+    let ext: string;
+    if (extLength === ext1.length && name.endsWith(ext1)) {
+      kind = kind1;
+      ext = ext1;
+    } else if (extLength === ext2.length && name.endsWith(ext2)) {
+      kind = kind2;
+      ext = ext2;
+    } else {
+      ext = name.slice(dot);
+      let k = kinds.get(ext);
+      if (k === undefined) {
+        k = extensionKind(ext, exts);
+        kinds.set(ext, k);
+      }
+      kind = k;
+      ext2 = ext1;
+      kind2 = kind1;
+      ext1 = ext;
+      kind1 = kind;
     }
     if (kind & EXT_IMAGE) images.push(name);
     else {
