@@ -178,15 +178,19 @@ describe('header reads on worker threads', () => {
       writeFileSync(path.join(d, 'orphan.txt'), 'alone');
     }
     const sliced = await DatasetIndex.build(dir, { depth: 1, io: 'sliced', tagExtension: '.txt' });
-    const listedAt: number[] = [];
-    const threads = await DatasetIndex.build(dir, {
+    // no listener: the reads are handed out while the next folders are listed
+    const threads = await DatasetIndex.build(dir, { depth: 1, io: 'threads', tagExtension: '.txt' });
+    assert.equal(threads.imageCount, sliced.imageCount);
+    // with a listener: everything is listed first, then read
+    let readWhenListed = -1;
+    const listedFirst = await DatasetIndex.build(dir, {
       depth: 1,
       io: 'threads',
       tagExtension: '.txt',
-      onListed: (ix) => listedAt.push(ix.imageCount),
+      onListed: (ix) => (readWhenListed = [...ix.allImages()].filter((i) => i.size > 0).length),
     });
-    assert.deepEqual(listedAt, [sliced.imageCount]);
-    assert.equal(threads.imageCount, sliced.imageCount);
+    assert.equal(readWhenListed, 0);
+    for (const img of sliced.allImages()) assert.deepEqual(facts(listedFirst.image(img.path)), facts(img), img.path);
     assert.deepEqual(threads.folders().map((f) => [f.relPath, f.images, f.orphanSidecars]), sliced.folders().map((f) => [f.relPath, f.images, f.orphanSidecars]));
     for (const img of sliced.allImages()) assert.deepEqual(facts(threads.image(img.path)), facts(img), img.path);
   });

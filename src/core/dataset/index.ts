@@ -204,6 +204,8 @@ interface HeaderReads {
   /** every image queued, when the caller needs the list (an update's new folder) */
   all?: IndexedImage[];
   threads?: { reads: ThreadedReads; list: IndexedImage[] };
+  /** hand reads out while the listing goes on (else once it is done) */
+  overlap: boolean;
   /** the handing out of `waiting` to the threads, scheduled */
   flush?: NodeJS.Immediate;
 }
@@ -362,8 +364,11 @@ export class DatasetIndex {
       return index;
     }
     index.progress = options.onProgress ? { fn: options.onProgress, every: options.progressMs ?? 250, last: performance.now(), painted: false } : undefined;
-    // headers are read while the next folders are listed (on threads for a big tree)
-    const reads = index.startReads(options.signal);
+    // headers are read while the next folders are listed (on threads for a big tree), unless
+    // someone waits for the listing: the tree and the gallery paint when it is done, and parsing
+    // the threads' replies between the listing's slices made "all listed" come 0.3–0.5 s later
+    // for 100,000 images (the whole index no sooner when tag files are read too)
+    const reads = index.startReads(options.signal, false, !options.onListed && !options.onProgress);
     await index.walk(index.root, 0, new Set(), reads, options.signal);
     index.progress = undefined;
     try {
@@ -548,10 +553,12 @@ export class DatasetIndex {
    * The header reads of a build. With `io: 'threads'` the reader threads start at once; by
    * default they start as soon as the folders listed so far hold `THREADED_MIN_FILES` images
    * (the folders listed before are handed to them then, the later ones as they are listed), and
-   * a smaller tree is read with sliced synchronous reads once it is listed.
+   * a smaller tree is read with sliced synchronous reads once it is listed. Without `overlap`
+   * (a build with an `onListed`/`onProgress` listener) nothing is handed out before the listing
+   * is done, so the listing comes first.
    */
-  private startReads(signal?: AbortSignal, keep = false): HeaderReads {
-    const reads: HeaderReads = { waiting: [], waitingCount: 0, ...(keep ? { all: [] } : {}), ...(signal ? { signal } : {}) };
+  private startReads(signal?: AbortSignal, keep = false, overlap = true): HeaderReads {
+    const reads: HeaderReads = { waiting: [], waitingCount: 0, overlap, ...(keep ? { all: [] } : {}), ...(signal ? { signal } : {}) };
     if (this.io === 'threads') this.startThreads(reads);
     return reads;
   }
@@ -566,7 +573,7 @@ export class DatasetIndex {
     if (reads.all) for (const img of images) reads.all.push(img);
     reads.waiting.push(images);
     reads.waitingCount += images.length;
-    reads.flush ??= setImmediate(() => this.flushReads(reads));
+    if (reads.overlap) reads.flush ??= setImmediate(() => this.flushReads(reads));
   }
 
   private flushReads(reads: HeaderReads): void {
