@@ -269,6 +269,9 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
       await allDone;
       options.signal?.removeEventListener('abort', onAbort);
       for (const w of workers.splice(0)) void w.terminate();
+      // the threads' listeners live until they exit: let the paths go now
+      files.length = 0;
+      sides.length = 0;
       return { unreported };
     },
   };
