@@ -9,7 +9,7 @@ import { compareNames, comparePrimary, pairFolderEntries, sortNames, type Folder
 import { extensionOf, classifyImageName, normaliseSidecarExtension, stemOf } from '../../src/core/dataset/images';
 import { DatasetIndex, type IndexedImage } from '../../src/core/dataset/index';
 import { headerFromFirstRead, readImageHeaderSync, unreadableHeader } from '../../src/core/dataset/imageHeader';
-import { readFirstBytesThreaded } from '../../src/core/dataset/headerThreads';
+import { readFirstBytesThreaded, startThreadedReads } from '../../src/core/dataset/headerThreads';
 import { makeBmp, makePng } from './dataset-fixtures';
 import { tempDir } from './helpers';
 
@@ -123,7 +123,7 @@ describe('one-pass pairing', () => {
         const stem = rnd() < 0.05 ? '' : `${pick(rnd, ['', 'a', 'b.c', 'Img '])}${Math.floor(rnd() * 30)}`;
         names.add(`${stem}${pick(rnd, exts)}` || 'x');
       }
-      const sidecars = pick(rnd, [['.txt', '.caption'], ['txt'], ['.caption', '.TXT'], ['.png']]);
+      const sidecars = pick(rnd, [['.txt', '.caption'], ['txt'], ['.caption', '.TXT'], ['.png'], ['.txt', 'txt'], ['.npz', '.txt'], []]);
       const list = [...names];
       assert.deepEqual(pairFolderEntries(list, sidecars), referencePairing(list, sidecars), `round ${round}: ${JSON.stringify(list)}`);
     }
@@ -164,6 +164,66 @@ describe('header reads on worker threads', () => {
     assert.deepEqual(threads.image(path.join(dir, '5_tk girl', '1.png'))?.tags, ['tk', 'tag 1', 'blue_hair']);
     assert.equal(threads.image(path.join(dir, '5_tk girl', 'big.png'))?.tags?.[0]?.length, 300 * 1024);
     assert.deepEqual(threads.image(path.join(dir, '5_tk girl', 'zero.png'))?.header.problems.map((p) => p.code), ['empty']);
+  });
+
+  it('give the same records when the threads read folders while the next ones are listed', async (t) => {
+    const dir = tempDir(t);
+    for (let f = 0; f < 6; f++) {
+      const d = path.join(dir, `${f + 1}_concept ${f}`);
+      mkdirSync(d);
+      for (let i = 0; i < 40 + f * 7; i++) {
+        writeFileSync(path.join(d, `${i}.png`), makePng({ width: 3 + i, height: 2 + f, pixel: () => i }));
+        if ((i + f) % 4) writeFileSync(path.join(d, `${i}.txt`), `tk, tag ${i}, folder ${f}`);
+      }
+      writeFileSync(path.join(d, 'orphan.txt'), 'alone');
+    }
+    const sliced = await DatasetIndex.build(dir, { depth: 1, io: 'sliced', tagExtension: '.txt' });
+    // no listener: the reads are handed out while the next folders are listed
+    const threads = await DatasetIndex.build(dir, { depth: 1, io: 'threads', tagExtension: '.txt' });
+    assert.equal(threads.imageCount, sliced.imageCount);
+    // with a listener: everything is listed first, then read
+    let readWhenListed = -1;
+    const listedFirst = await DatasetIndex.build(dir, {
+      depth: 1,
+      io: 'threads',
+      tagExtension: '.txt',
+      onListed: (ix) => (readWhenListed = [...ix.allImages()].filter((i) => i.size > 0).length),
+    });
+    assert.equal(readWhenListed, 0);
+    for (const img of sliced.allImages()) assert.deepEqual(facts(listedFirst.image(img.path)), facts(img), img.path);
+    assert.deepEqual(threads.folders().map((f) => [f.relPath, f.images, f.orphanSidecars]), sliced.folders().map((f) => [f.relPath, f.images, f.orphanSidecars]));
+    for (const img of sliced.allImages()) assert.deepEqual(facts(threads.image(img.path)), facts(img), img.path);
+  });
+
+  it('read files queued in several steps, each once, numbered in the order queued', async (t) => {
+    const dir = tempDir(t);
+    const files: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      files.push(path.join(dir, `${i}.png`));
+      writeFileSync(files[i] as string, makePng({ width: i + 1, height: 3, pixel: () => 0 }));
+      if (i % 2) writeFileSync(path.join(dir, `${i}.txt`), `tag ${i}`);
+    }
+    const counts = new Array<number>(files.length).fill(0);
+    const reads = startThreadedReads({ firstRead: 4096, threads: 2, batch: 5 }, (i, read) => {
+      counts[i] = (counts[i] ?? 0) + 1;
+      assert.equal(headerFromFirstRead(files[i] as string, read.bytes, read.stat).width, i + 1);
+      assert.equal(read.sidecar === undefined ? undefined : Buffer.from(read.sidecar).toString(), i % 2 && i >= 13 ? `tag ${i}` : undefined);
+    });
+    reads.add(files.slice(0, 13));
+    reads.add([]);
+    reads.add(
+      files.slice(13, 27),
+      files.slice(13, 27).map((f, k) => ((13 + k) % 2 ? f.replace(/\.png$/, '.txt') : undefined)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    reads.add(
+      files.slice(27),
+      files.slice(27).map((f, k) => ((27 + k) % 2 ? f.replace(/\.png$/, '.txt') : undefined)),
+    );
+    const r = await reads.finish();
+    assert.deepEqual(r.unreported, []);
+    assert.deepEqual(counts, new Array<number>(files.length).fill(1));
+    assert.throws(() => reads.add(files.slice(0, 1)));
   });
 
   it('report a file that cannot be read as the synchronous reader does', async (t) => {
@@ -221,6 +281,12 @@ describe('folder scans made from the cold build records', () => {
     assert.ok(info);
     const before = index.folderScan(info);
     assert.equal(before.images.length, 30);
+    // pages of the cold build's records, before any update: in order, the records the index holds
+    const page = index.query({ folder: d, offset: 3, limit: 4 });
+    assert.equal(page.total, 30);
+    assert.deepEqual(page.items.map((i) => i.name), ['8.png', '10.png', '12.png', '14.png']);
+    for (const img of page.items) assert.equal(index.image(img.path), img);
+    assert.deepEqual(index.query({ folder: d, offset: 28 }).items.map((i) => i.name), ['58.png', '60.png']);
     const delta = await index.update([{ path: added }]);
     assert.deepEqual(delta.added, [added]);
     const after = index.folderScan(info);
@@ -228,6 +294,8 @@ describe('folder scans made from the cold build records', () => {
     assert.equal(names.filter((n) => n === '7.png').length, 1);
     assert.deepEqual(names.slice(0, 5), ['2.png', '4.png', '6.png', '7.png', '8.png']);
     assert.equal(names.length, 31);
+    assert.deepEqual(index.query({ folder: d, offset: 2, limit: 3 }).items.map((i) => i.name), ['6.png', '7.png', '8.png']);
+    assert.equal(index.query({ folder: d, limit: 0 }).total, 31);
     // applying the same event again changes nothing
     await index.update([{ path: added }]);
     assert.equal(index.folderScan(info).images.length, 31);

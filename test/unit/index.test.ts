@@ -83,6 +83,26 @@ describe('dataset index: cold build', () => {
     if (runningAsRoot) assert.deepEqual(index.folder(path.join(dir, 'locked'))?.images, ['2.png']);
     else assert.ok(issues.some(([p, c]) => p === 'locked' && c === 'unreadableFolder'));
   });
+  it('lists a folder longer than one read of the listing like scanDataset, links and subfolders included', async (t) => {
+    const dir = tempDir(t);
+    const d = path.join(dir, '2_big');
+    mkdirSync(d);
+    for (let i = 0; i < 2600; i++) {
+      writeFileSync(path.join(d, `${i}.png`), png(1 + (i % 5), 2));
+      if (i % 3) writeFileSync(path.join(d, `${i}.txt`), 'a, b');
+      if (i % 500 === 7) mkdirSync(path.join(d, `sub ${i}.png`));
+    }
+    symlinkSync(path.join(d, '5.png'), path.join(d, 'link.png'));
+    symlinkSync(path.join(d, '5.txt'), path.join(d, 'link.txt'));
+    writeFileSync(path.join(d, 'lost.txt'), 'no image');
+    const index = await DatasetIndex.build(dir, { depth: 2 });
+    assert.deepEqual(index.toScanResult(), await scanDataset(dir, { depth: 2 }));
+    const f = index.folder(d);
+    assert.equal(f?.images.length, 2601);
+    assert.deepEqual(f?.orphanSidecars, ['lost.txt']);
+    assert.deepEqual(index.image(path.join(d, 'link.png'))?.sidecars, { '.txt': 'link.txt' });
+    assert.equal(index.image(path.join(d, '2599.png'))?.width, 5);
+  });
   it('gives an empty index with an issue for a missing root', async (t) => {
     const index = await DatasetIndex.build(path.join(tempDir(t), 'nope'));
     assert.equal(index.imageCount, 0);

@@ -119,12 +119,174 @@ function defaultThreads(): number {
   return Math.max(2, Math.min(4, cpus));
 }
 
+/** Reads handed to the threads as they come (see `startThreadedReads`). */
+export interface ThreadedReads {
+  /**
+   * Queues more files; they are numbered on from the files queued before (the first call's first
+   * file is 0). `sidecars[k]`, when given, is a file to read whole along with `files[k]`.
+   */
+  add(files: readonly string[], sidecars?: ReadonlyArray<string | undefined>): void;
+  /**
+   * No more files: resolves when every queued file was reported, handed back in `unreported`
+   * (its thread failed, or no thread could start), or the signal aborted (the files not sent yet
+   * are then neither). The threads are stopped.
+   */
+  finish(): Promise<{ unreported: number[] }>;
+}
+
+/**
+ * Starts the reader threads at once and reads files as they are queued with `add` (a folder as
+ * soon as it is listed, while the next folders are still being listed), calling `onFile(i, read)`
+ * for each, batch by batch as they arrive (batches may arrive out of order; within a batch in
+ * order). `onFile` is never called twice for a file, nor for a file handed back.
+ */
+export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf'>, onFile: (i: number, read: FirstRead) => void): ThreadedReads {
+  const batch = Math.max(1, options.batch ?? 256);
+  const first = options.firstRead;
+  const files: string[] = [];
+  const sides: Array<string | undefined> = [];
+  let anySide = false;
+  /** [start, end) of each batch, in queue order; `next` is the first one not sent yet */
+  const batches: Array<[number, number]> = [];
+  let next = 0;
+  let active = 0;
+  let ended = false;
+  let finished = false;
+  const unreported: number[] = [];
+  const workers: Worker[] = [];
+  /** the batches each thread has in flight */
+  const inFlight = new Map<Worker, Set<number>>();
+  let resolveDone: () => void = () => undefined;
+  const allDone = new Promise<void>((resolve) => (resolveDone = resolve));
+  const aborted = (): boolean => options.signal?.aborted === true;
+
+  const done = (): void => {
+    if (!finished && ended && active === 0 && (next >= batches.length || aborted())) {
+      finished = true;
+      resolveDone();
+    }
+  };
+  const handBackUnsent = (): void => {
+    while (next < batches.length) {
+      const [s, e] = batches[next++] as [number, number];
+      for (let k = s; k < e; k++) unreported.push(k);
+    }
+  };
+  const send = (w: Worker): boolean => {
+    if (aborted() || next >= batches.length) return false;
+    const id = next++;
+    const [s, e] = batches[id] as [number, number];
+    const list = files.slice(s, e);
+    const sidecars = anySide ? sides.slice(s, e) : undefined;
+    active++;
+    inFlight.get(w)?.add(id);
+    w.postMessage({ id, files: list, first, sidecars });
+    return true;
+  };
+  /** keeps each thread two batches deep: one being read, one waiting */
+  const pump = (): void => {
+    for (const w of workers) {
+      const mine = inFlight.get(w);
+      while (mine && mine.size < 2 && send(w));
+    }
+  };
+  const onReply = (w: Worker, r: Reply): void => {
+    active--;
+    inFlight.get(w)?.delete(r.id);
+    // keep the thread busy while this batch is parsed here
+    pump();
+    const [s, e] = batches[r.id] as [number, number];
+    const errs = r.errors.length ? new Map(r.errors.map(([i, code, message]) => [i, { code, message }])) : undefined;
+    for (let k = 0; k < e - s; k++) {
+      const o = k * 6;
+      const got = r.meta[o] as number;
+      const read: FirstRead = { bytes: got > 0 ? r.bytes.subarray(k * first, k * first + got) : EMPTY };
+      if (got < 0) read.error = errs?.get(k) ?? { code: undefined, message: 'read failed' };
+      else if ((r.meta[o + 3] as number) >= 0) read.stat = { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: r.meta[o + 3] === 1 ? yes : no };
+      const sideLen = r.meta[o + 5] as number;
+      if (sideLen >= 0) read.sidecar = r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen);
+      else if (sideLen === -1) read.sidecarFailed = true;
+      try {
+        onFile(s + k, read);
+      } catch {
+        // a listener's error must not stop the reads
+      }
+    }
+    done();
+  };
+  const onFail = (w: Worker): void => {
+    // this thread is gone: its batches go back to the caller, the others carry on
+    for (const id of inFlight.get(w) ?? []) {
+      active--;
+      const [s, e] = batches[id] as [number, number];
+      for (let i = s; i < e; i++) unreported.push(i);
+    }
+    inFlight.delete(w);
+    const i = workers.indexOf(w);
+    if (i >= 0) workers.splice(i, 1);
+    void w.terminate();
+    // nobody left: the remaining batches are the caller's too
+    if (workers.length === 0) handBackUnsent();
+    else pump();
+    done();
+  };
+  const threads = Math.max(1, options.threads ?? defaultThreads());
+  for (let t = 0; t < threads; t++) {
+    let w: Worker;
+    try {
+      w = new Worker(THREAD_SOURCE, { eval: true });
+    } catch {
+      continue;
+    }
+    workers.push(w);
+    inFlight.set(w, new Set());
+    w.on('message', (r: Reply) => onReply(w, r));
+    w.on('error', () => onFail(w));
+    w.on('exit', () => {
+      if (workers.includes(w)) onFail(w);
+    });
+  }
+  const onAbort = (): void => done();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  return {
+    add(list, sidecars) {
+      if (ended) throw new Error('startThreadedReads: add after finish');
+      const start = files.length;
+      for (let k = 0; k < list.length; k++) {
+        files.push(list[k] as string);
+        const side = sidecars?.[k];
+        sides.push(side);
+        if (side !== undefined) anySide = true;
+      }
+      for (let s = start; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch)]);
+      if (workers.length === 0) handBackUnsent();
+      else pump();
+    },
+    async finish() {
+      ended = true;
+      done();
+      await allDone;
+      options.signal?.removeEventListener('abort', onAbort);
+      for (const w of workers.splice(0)) void w.terminate();
+      // the threads' listeners live until they exit: let the paths go now
+      files.length = 0;
+      sides.length = 0;
+      return { unreported };
+    },
+  };
+}
+
+const EMPTY = new Uint8Array(0);
+const yes = (): boolean => true;
+const no = (): boolean => false;
+
 /**
  * Reads `files` on worker threads and calls `onFile(i, read)` for each, batch by batch as they
  * arrive (batches may arrive out of order; within a batch in order). Resolves when every file was
- * reported, or when `signal` aborts (the rest are not reported). Rejects only when the threads
- * cannot be used at all (no file reported yet for the failed batches): the caller reads those
- * itself; `onFile` is never called twice for a file.
+ * reported, or when `signal` aborts (the rest are not reported). Files whose thread failed, or all
+ * of them when no thread can start, come back in `unreported` for the caller to read itself;
+ * `onFile` is never called twice for a file.
  */
 export async function readFirstBytesThreaded(
   files: readonly string[],
@@ -132,113 +294,10 @@ export async function readFirstBytesThreaded(
   onFile: (i: number, read: FirstRead) => void,
 ): Promise<{ unreported: number[] }> {
   const batch = Math.max(1, options.batch ?? 256);
-  const first = options.firstRead;
-  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), Math.ceil(files.length / batch)));
-  const batches: Array<[number, number]> = [];
-  for (let s = 0; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch)]);
-  const unreported: number[] = [];
-  let next = 0;
-  const workers: Worker[] = [];
-  /** the batches each thread has in flight */
-  const inFlight = new Map<Worker, Set<number>>();
-  try {
-    await new Promise<void>((resolve) => {
-      let active = 0;
-      let finished = false;
-      const done = (): void => {
-        if (!finished && active === 0 && (next >= batches.length || options.signal?.aborted)) {
-          finished = true;
-          resolve();
-        }
-      };
-      const send = (w: Worker): boolean => {
-        if (options.signal?.aborted || next >= batches.length) return false;
-        const id = next++;
-        const [s, e] = batches[id] as [number, number];
-        const list = files.slice(s, e);
-        const sidecars = options.sidecarOf ? list.map((_, k) => options.sidecarOf?.(s + k)) : undefined;
-        active++;
-        inFlight.get(w)?.add(id);
-        w.postMessage({ id, files: list, first, sidecars });
-        return true;
-      };
-      const onReply = (w: Worker, r: Reply): void => {
-        active--;
-        inFlight.get(w)?.delete(r.id);
-        // keep the thread busy while this batch is parsed here
-        send(w);
-        const [s, e] = batches[r.id] as [number, number];
-        const errs = new Map(r.errors.map(([i, code, message]) => [i, { code, message }]));
-        for (let k = 0; k < e - s; k++) {
-          const o = k * 6;
-          const got = r.meta[o] as number;
-          const read: FirstRead = { bytes: got > 0 ? r.bytes.subarray(k * first, k * first + got) : new Uint8Array(0) };
-          if (got < 0) read.error = errs.get(k) ?? { code: undefined, message: 'read failed' };
-          else if ((r.meta[o + 3] as number) >= 0) {
-            const isFile = r.meta[o + 3] === 1;
-            read.stat = { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: () => isFile };
-          }
-          const sideLen = r.meta[o + 5] as number;
-          if (sideLen >= 0) read.sidecar = r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen);
-          else if (sideLen === -1) read.sidecarFailed = true;
-          try {
-            onFile(s + k, read);
-          } catch {
-            // a listener's error must not stop the reads
-          }
-        }
-        done();
-      };
-      const onFail = (w: Worker): void => {
-        // this thread is gone: its batch goes back to the caller, the others carry on
-        for (const id of inFlight.get(w) ?? []) {
-          active--;
-          const [s, e] = batches[id] as [number, number];
-          for (let i = s; i < e; i++) unreported.push(i);
-        }
-        inFlight.delete(w);
-        const i = workers.indexOf(w);
-        if (i >= 0) workers.splice(i, 1);
-        void w.terminate();
-        if (workers.length === 0) {
-          // nobody left: the remaining batches are the caller's too
-          while (next < batches.length) {
-            const [s, e] = batches[next++] as [number, number];
-            for (let k = s; k < e; k++) unreported.push(k);
-          }
-        }
-        done();
-      };
-      for (let t = 0; t < threads; t++) {
-        let w: Worker;
-        try {
-          w = new Worker(THREAD_SOURCE, { eval: true });
-        } catch {
-          continue;
-        }
-        workers.push(w);
-        inFlight.set(w, new Set());
-        w.on('message', (r: Reply) => onReply(w, r));
-        w.on('error', () => onFail(w));
-        w.on('exit', () => {
-          if (workers.includes(w)) onFail(w);
-        });
-        // two batches in flight per thread: one being read, one waiting
-        send(w);
-        send(w);
-      }
-      if (workers.length === 0) {
-        while (next < batches.length) {
-          const [s, e] = batches[next++] as [number, number];
-          for (let k = s; k < e; k++) unreported.push(k);
-        }
-      }
-      const onAbort = (): void => done();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      done();
-    });
-  } finally {
-    for (const w of workers.splice(0)) void w.terminate();
-  }
-  return { unreported };
+  const reads = startThreadedReads(
+    { ...options, threads: Math.max(1, Math.min(options.threads ?? defaultThreads(), Math.ceil(files.length / batch))) },
+    onFile,
+  );
+  reads.add(files, options.sidecarOf ? files.map((_, i) => options.sidecarOf?.(i)) : undefined);
+  return reads.finish();
 }

@@ -97,10 +97,15 @@ function crc32(b: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_SIGNATURE: readonly number[] = [0xff, 0xd8, 0xff];
+const JXL_CODESTREAM: readonly number[] = [0xff, 0x0a];
+const JXL_CONTAINER: readonly number[] = [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a];
+
 /** Sniffs the format from the first bytes (at least 12 are needed for WebP/AVIF). */
 export function sniffFormat(b: Uint8Array): ImageFormat {
-  if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
-  if (startsWith(b, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(b, PNG_SIGNATURE)) return 'png';
+  if (startsWith(b, JPEG_SIGNATURE)) return 'jpeg';
   if (ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 4) === 'WEBP') return 'webp';
   if (ascii(b, 0, 2) === 'BM' && b.length >= 26) return 'bmp';
   if (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a') return 'gif';
@@ -108,8 +113,8 @@ export function sniffFormat(b: Uint8Array): ImageFormat {
     const brands = ascii(b, 8, Math.min(64, Math.max(0, u32be(b, 0) - 8)));
     if (/avif|avis/.test(brands)) return 'avif';
   }
-  if (startsWith(b, [0xff, 0x0a])) return 'jxl';
-  if (startsWith(b, [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a])) return 'jxl';
+  if (startsWith(b, JXL_CODESTREAM)) return 'jxl';
+  if (startsWith(b, JXL_CONTAINER)) return 'jxl';
   return 'unknown';
 }
 
@@ -141,6 +146,15 @@ function problem(h: ImageHeader, code: HeaderProblemCode, message: string): void
   if (!h.problems.some((p) => p.code === code)) h.problems.push({ code, message });
 }
 
+/** PNG colour type → colour model, channels, alpha */
+const PNG_COLOUR_TYPES: Readonly<Record<number, readonly [ColorModel, number, boolean]>> = {
+  0: ['gray', 1, false],
+  2: ['rgb', 3, false],
+  3: ['palette', 1, false],
+  4: ['gray', 2, true],
+  6: ['rgb', 4, true],
+};
+
 function* parsePng(h: ImageHeader, size: number | undefined, checkEnd = true): Parser {
   const head = yield { offset: 0, length: 33 };
   if (head.length < 33 || ascii(head, 12, 4) !== 'IHDR') {
@@ -152,14 +166,7 @@ function* parsePng(h: ImageHeader, size: number | undefined, checkEnd = true): P
   const depth = head[24] ?? 0;
   const type = head[25] ?? 0;
   h.bitDepth = depth;
-  const models: Record<number, [ColorModel, number, boolean]> = {
-    0: ['gray', 1, false],
-    2: ['rgb', 3, false],
-    3: ['palette', 1, false],
-    4: ['gray', 2, true],
-    6: ['rgb', 4, true],
-  };
-  const m = models[type];
+  const m = PNG_COLOUR_TYPES[type];
   if (!m) problem(h, 'corrupt', `unknown PNG colour type ${type}`);
   else [h.colorModel, h.channels, h.hasAlpha] = m;
   if (crc32(head, 12, 29) !== u32be(head, 29)) problem(h, 'corrupt', 'the PNG header checksum is wrong');

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { headerFromFirstRead, readImageHeader, readImageHeaderSync, unreadableHeader, type FileHeader, type ImageFormat, type ImageHeader } from './imageHeader';
-import { readFirstBytesThreaded } from './headerThreads';
+import { startThreadedReads, type ThreadedReads } from './headerThreads';
 import { extensionOf, normaliseSidecarExtension, stemOf } from './images';
 import {
   compareNames,
@@ -186,6 +186,32 @@ const BROKEN_LINK_REASON = 'a broken or looping symbolic link';
 
 /** Extensions of files people take for training images that sd-scripts never loads. */
 const NOT_LOADED_IMAGE_EXTENSIONS = new Set(['.gif', '.tif', '.tiff', '.heic', '.heif', '.jfif', '.jpe', '.svg', '.psd', '.ico']);
+/** `NOT_LOADED_IMAGE_EXTENSIONS` in any case, remembered per extension (asked once per file that is not an image) */
+const notLoadedByExt = new Map<string, boolean>();
+function isNotLoaded(ext: string): boolean {
+  let v = notLoadedByExt.get(ext);
+  if (v === undefined) {
+    v = NOT_LOADED_IMAGE_EXTENSIONS.has(ext.toLowerCase());
+    if (notLoadedByExt.size < 1000) notLoadedByExt.set(ext, v);
+  }
+  return v;
+}
+
+/** A build's header reads (see `DatasetIndex.startReads`). */
+interface HeaderReads {
+  signal?: AbortSignal;
+  /** images queued and not handed to threads (read on this thread when the listing is done) */
+  waiting: Array<readonly IndexedImage[]>;
+  /** images in `waiting` */
+  waitingCount: number;
+  /** every image queued, when the caller needs the list (an update's new folder) */
+  all?: IndexedImage[];
+  threads?: { reads: ThreadedReads; list: IndexedImage[] };
+  /** hand reads out while the listing goes on (else once it is done) */
+  overlap: boolean;
+  /** the handing out of `waiting` to the threads, scheduled */
+  flush?: NodeJS.Immediate;
+}
 
 interface FolderState {
   info: IndexedFolder;
@@ -229,9 +255,48 @@ function statP(p: string): Promise<fs.Stats | undefined> {
   return new Promise((resolve) => fs.stat(p, (err, st) => resolve(err ? undefined : st)));
 }
 
-function readdirP(dir: string): Promise<fs.Dirent[]> {
-  return new Promise((resolve, reject) => fs.readdir(dir, { withFileTypes: true }, (err, d) => (err ? reject(err) : resolve(d))));
+const KIND_FILE = 0;
+const KIND_DIR = 1;
+const KIND_LINK = 2;
+const KIND_OTHER = 3;
+/** A folder's entries in listing order: names and what each is (KIND_*; links not followed yet). */
+interface Listing {
+  names: string[];
+  kinds: number[];
 }
+
+/**
+ * Lists a folder. The listing is read a buffer at a time, in slices of a few milliseconds with the
+ * event loop served between them (a huge or slow folder does not block it), and each directory
+ * entry object is dropped at once: `readdir` with file types makes one object per name that
+ * lives until the whole folder is listed, which for 200,000 names costs more in garbage
+ * collection than the listing itself.
+ */
+async function listFolder(dir: string): Promise<Listing> {
+  const handle = await new Promise<fs.Dir>((resolve, reject) => fs.opendir(dir, { bufferSize: 1024 }, (err, d) => (err ? reject(err) : resolve(d))));
+  const names: string[] = [];
+  const kinds: number[] = [];
+  try {
+    for (;;) {
+      const t0 = performance.now();
+      for (let k = 0; ; k++) {
+        const d = handle.readSync();
+        if (d === null) return { names, kinds };
+        names.push(d.name);
+        kinds.push(d.isFile() ? KIND_FILE : d.isDirectory() ? KIND_DIR : d.isSymbolicLink() ? KIND_LINK : KIND_OTHER);
+        if ((k & 255) === 255 && performance.now() - t0 >= LIST_SLICE_MS) break;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    try {
+      handle.closeSync();
+    } catch {
+      // already closed
+    }
+  }
+}
+const LIST_SLICE_MS = 8;
 
 function skippedFor(name: string, kind: IgnoredFile['kind']): SkippedFile {
   return {
@@ -256,9 +321,27 @@ export class DatasetIndex {
   private readonly tagExtension: string | undefined;
   private readonly auditOptions: AuditOptions;
   private readonly foldersByPath = new Map<string, FolderState>();
-  private readonly images = new Map<string, IndexedImage>();
+  /** every image by path; read it through `images` (which first takes in the records not registered yet) */
+  private readonly byPath = new Map<string, IndexedImage>();
+  /**
+   * Records of folders listed but not yet in `byPath`: a build registers them on the next turn
+   * of the event loop, so the first paint after a big folder is listed does not wait for 100,000
+   * map insertions (it reads the folder's records in order, `FolderState.entries`).
+   */
+  private unregistered: IndexedImage[][] = [];
   private readonly problemCache = new Map<string, AuditProblem[]>();
   private progress: { fn: (index: DatasetIndex) => void; every: number; last: number; painted: boolean } | undefined;
+
+  private get images(): Map<string, IndexedImage> {
+    if (this.unregistered.length) this.registerRecords();
+    return this.byPath;
+  }
+
+  private registerRecords(): void {
+    const lists = this.unregistered;
+    this.unregistered = [];
+    for (const list of lists) for (const img of list) this.byPath.set(img.path, img);
+  }
 
   private constructor(root: string, options: IndexOptions) {
     this.root = path.resolve(root);
@@ -283,22 +366,26 @@ export class DatasetIndex {
       index.issues.push({ path: index.root, code: 'unreadableFolder', reason: st ? 'not a folder' : 'does not exist or cannot be read' });
       return index;
     }
-    const toRead: IndexedImage[] = [];
     index.progress = options.onProgress ? { fn: options.onProgress, every: options.progressMs ?? 250, last: performance.now(), painted: false } : undefined;
-    await index.walk(index.root, 0, new Set(), toRead, options.signal);
+    // headers are read while the next folders are listed (on threads for a big tree), unless
+    // someone waits for the listing: the tree and the gallery paint when it is done, and parsing
+    // the threads' replies between the listing's slices made "all listed" come 0.3–0.5 s later
+    // for 100,000 images (the whole index no sooner when tag files are read too)
+    const reads = index.startReads(options.signal, false, !options.onListed && !options.onProgress);
+    await index.walk(index.root, 0, new Set(), reads, options.signal);
     index.progress = undefined;
     try {
       options.onListed?.(index);
     } catch {
       // a listener's error must not stop the index
     }
-    await index.readHeaders(toRead, options.signal);
+    await index.finishReads(reads);
     return index;
   }
 
   // ---- building ------------------------------------------------------------------------------
 
-  private async walk(dir: string, level: number, ancestors: Set<string>, toRead: IndexedImage[], signal?: AbortSignal): Promise<void> {
+  private async walk(dir: string, level: number, ancestors: Set<string>, reads: HeaderReads, signal?: AbortSignal): Promise<void> {
     const queue: Array<{ dir: string; level: number; ancestors: Set<string> }> = [{ dir, level, ancestors }];
     const visitOne = async (item: { dir: string; level: number; ancestors: Set<string> }): Promise<void> => {
       const st = await statP(item.dir);
@@ -312,9 +399,9 @@ export class DatasetIndex {
         return;
       }
       const anc = new Set(item.ancestors).add(id);
-      let dirents: fs.Dirent[];
+      let listing: Listing;
       try {
-        dirents = await readdirP(item.dir);
+        listing = await listFolder(item.dir);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         this.issues.push({
@@ -325,26 +412,29 @@ export class DatasetIndex {
         return;
       }
       const files: string[] = [];
-      for (const d of dirents) {
-        if (d.name.includes('\ufffd')) {
-          this.issues.push({ path: path.join(item.dir, d.name), code: 'invalidName', reason: INVALID_NAME_REASON });
+      const { names, kinds } = listing;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string;
+        if (name.includes('\ufffd')) {
+          this.issues.push({ path: path.join(item.dir, name), code: 'invalidName', reason: INVALID_NAME_REASON });
           continue;
         }
-        let kind: 'file' | 'dir' | 'other' = d.isFile() ? 'file' : d.isDirectory() ? 'dir' : 'other';
-        if (d.isSymbolicLink()) {
-          const t = await statP(path.join(item.dir, d.name));
+        let kind = kinds[i] as number;
+        if (kind === KIND_LINK) {
+          const t = await statP(path.join(item.dir, name));
           if (!t) {
-            this.issues.push({ path: path.join(item.dir, d.name), code: 'unreadableFile', reason: BROKEN_LINK_REASON });
+            this.issues.push({ path: path.join(item.dir, name), code: 'unreadableFile', reason: BROKEN_LINK_REASON });
             continue;
           }
-          kind = t.isFile() ? 'file' : t.isDirectory() ? 'dir' : 'other';
+          kind = t.isFile() ? KIND_FILE : t.isDirectory() ? KIND_DIR : KIND_OTHER;
         }
-        if (kind === 'file') files.push(d.name);
-        else if (kind === 'dir' && item.level < this.depth && !this.exclude.has(d.name) && !d.name.startsWith('.')) {
-          queue.push({ dir: path.join(item.dir, d.name), level: item.level + 1, ancestors: anc });
+        if (kind === KIND_FILE) files.push(name);
+        else if (kind === KIND_DIR && item.level < this.depth && !this.exclude.has(name) && !name.startsWith('.')) {
+          queue.push({ dir: path.join(item.dir, name), level: item.level + 1, ancestors: anc });
         }
       }
-      const state = this.addFolder(item.dir, files, toRead);
+      const state = this.addFolder(item.dir, files);
+      if (state.entries) this.queueReads(reads, state.entries);
       if (queue.length > 0) this.reportProgress(state.info.images.length > 0);
     };
     while (queue.length > 0) {
@@ -370,7 +460,7 @@ export class DatasetIndex {
     }
   }
 
-  private addFolder(dir: string, files: string[], toRead: IndexedImage[]): FolderState {
+  private addFolder(dir: string, files: string[]): FolderState {
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
     const notLoaded: SkippedFile[] = [];
     // the image records are made while pairing (no intermediate entry per image)
@@ -391,7 +481,7 @@ export class DatasetIndex {
         hasLatentCache,
       }),
       (name, ext) => {
-        if (NOT_LOADED_IMAGE_EXTENSIONS.has(ext.toLowerCase())) notLoaded.push({ name, kind: 'notLoaded', reason: `sd-scripts does not load ${ext} files` });
+        if (isNotLoaded(ext)) notLoaded.push({ name, kind: 'notLoaded', reason: `sd-scripts does not load ${ext} files` });
       },
     );
     const skipped: SkippedFile[] = paired.ignored.map((i) => skippedFor(i.name, i.kind));
@@ -413,10 +503,7 @@ export class DatasetIndex {
     }
     const state: FolderState = { info, files, entries: paired.images };
     this.foldersByPath.set(dir, state);
-    for (const img of paired.images) {
-      this.images.set(img.path, img);
-      toRead.push(img);
-    }
+    if (paired.images.length) this.unregistered.push(paired.images);
     return state;
   }
 
@@ -461,48 +548,104 @@ export class DatasetIndex {
     }
   }
 
-  private async readHeaders(list: readonly IndexedImage[], signal?: AbortSignal): Promise<void> {
-    const io = this.io ?? (list.length >= THREADED_MIN_FILES ? 'threads' : 'sliced');
-    if (io === 'threads') {
-      let rest: readonly IndexedImage[] = [];
-      try {
-        const tagExt = this.tagExtension;
-        const { unreported } = await readFirstBytesThreaded(
-          list.map((img) => img.path),
-          {
-            firstRead: FIRST_READ_BYTES,
-            ...(signal ? { signal } : {}),
-            ...(tagExt
-              ? {
-                  sidecarOf: (i: number) => {
-                    const img = list[i] as IndexedImage;
-                    const side = img.sidecars[tagExt];
-                    return side ? path.join(img.folder, side) : undefined;
-                  },
-                }
-              : {}),
-          },
-          (i, read) => {
-            const img = list[i] as IndexedImage;
-            this.applyHeader(
-              img,
-              read.error ? unreadableHeader(read.error.code, read.error.message) : headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions),
-            );
-            if (tagExt) {
-              if (read.sidecar) img.tags = tagsForFrequency(decodeCaption(read.sidecar).firstLine);
-              else this.readTagsSync(img);
-            }
-          },
+  /**
+   * The header reads of a build. With `io: 'threads'` the reader threads start at once; by
+   * default they start as soon as the folders listed so far hold `THREADED_MIN_FILES` images
+   * (the folders listed before are handed to them then, the later ones as they are listed), and
+   * a smaller tree is read with sliced synchronous reads once it is listed. Without `overlap`
+   * (a build with an `onListed`/`onProgress` listener) nothing is handed out before the listing
+   * is done, so the listing comes first.
+   */
+  private startReads(signal?: AbortSignal, keep = false, overlap = true): HeaderReads {
+    const reads: HeaderReads = { waiting: [], waitingCount: 0, overlap, ...(keep ? { all: [] } : {}), ...(signal ? { signal } : {}) };
+    if (this.io === 'threads') this.startThreads(reads);
+    return reads;
+  }
+
+  /**
+   * Queues a folder's images. They are handed to the threads on the next turn of the event loop,
+   * so a progress call (the first paint) made right after a folder is listed does not wait for
+   * threads to start or for the paths to be handed out.
+   */
+  private queueReads(reads: HeaderReads, images: readonly IndexedImage[]): void {
+    if (images.length === 0) return;
+    if (reads.all) for (const img of images) reads.all.push(img);
+    reads.waiting.push(images);
+    reads.waitingCount += images.length;
+    if (reads.overlap) reads.flush ??= setImmediate(() => this.flushReads(reads));
+  }
+
+  private flushReads(reads: HeaderReads): void {
+    if (reads.flush) clearImmediate(reads.flush);
+    reads.flush = undefined;
+    // the listed folders' records go into the path map now (the progress call is done)
+    this.registerRecords();
+    if (!reads.threads && this.io === undefined && reads.waitingCount >= THREADED_MIN_FILES) this.startThreads(reads);
+    if (!reads.threads || reads.waitingCount === 0) return;
+    const waiting = reads.waiting;
+    reads.waiting = [];
+    reads.waitingCount = 0;
+    for (const images of waiting) this.sendToThreads(reads.threads, images);
+  }
+
+  private startThreads(reads: HeaderReads): void {
+    const list: IndexedImage[] = [];
+    const tagExt = this.tagExtension;
+    let threaded: ThreadedReads;
+    try {
+      threaded = startThreadedReads({ firstRead: FIRST_READ_BYTES, ...(reads.signal ? { signal: reads.signal } : {}) }, (i, read) => {
+        const img = list[i] as IndexedImage;
+        this.applyHeader(
+          img,
+          read.error ? unreadableHeader(read.error.code, read.error.message) : headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions),
         );
-        rest = unreported.map((i) => list[i] as IndexedImage);
-      } catch {
-        // no threads here: read everything on this thread (headers already read are read again)
-        rest = list;
-      }
-      if (rest.length === 0 || signal?.aborted) return;
-      list = rest;
+        if (tagExt) {
+          if (read.sidecar) img.tags = tagsForFrequency(decodeCaption(read.sidecar).firstLine);
+          else this.readTagsSync(img);
+        }
+      });
+    } catch {
+      // no threads here: the images are read on this thread once listed
+      return;
     }
-    if (io !== 'async') {
+    reads.threads = { reads: threaded, list };
+  }
+
+  private sendToThreads(t: NonNullable<HeaderReads['threads']>, images: readonly IndexedImage[]): void {
+    if (images.length === 0) return;
+    const tagExt = this.tagExtension;
+    const paths = new Array<string>(images.length);
+    const sidecars = tagExt ? new Array<string | undefined>(images.length) : undefined;
+    for (let k = 0; k < images.length; k++) {
+      const img = images[k] as IndexedImage;
+      t.list.push(img);
+      paths[k] = img.path;
+      if (sidecars) {
+        const side = img.sidecars[tagExt as string];
+        // the image's folder prefix as the record's path has it (path = prefix + name)
+        sidecars[k] = side ? img.path.slice(0, img.path.length - img.name.length) + side : undefined;
+      }
+    }
+    t.reads.add(paths, sidecars);
+  }
+
+  /** Waits for the threads (reading on this thread what they could not) or reads what waits. */
+  private async finishReads(reads: HeaderReads): Promise<void> {
+    const signal = reads.signal;
+    this.flushReads(reads);
+    let list: readonly IndexedImage[] = reads.waiting.flat();
+    reads.waiting = [];
+    reads.waitingCount = 0;
+    if (reads.threads) {
+      const t = reads.threads;
+      reads.threads = undefined;
+      const { unreported } = await t.reads.finish();
+      if (signal?.aborted) return;
+      // images queued after the threads stopped (none normally) and those their threads could not read
+      list = list.concat(unreported.map((i) => t.list[i] as IndexedImage));
+    }
+    if (list.length === 0 || signal?.aborted) return;
+    if (this.io !== 'async') {
       const SLICE_MS = 8;
       let i = 0;
       while (i < list.length) {
@@ -585,9 +728,12 @@ export class DatasetIndex {
     if (q.folder && !q.name && !q.problem && !q.tags?.length && !q.withoutCaption && !q.predicate && (!q.sort || q.sort === 'name') && !q.descending) {
       const f = this.folder(q.folder);
       if (!f) return { total: 0, items: [] };
-      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
       const offset = Math.max(0, q.offset ?? 0);
       const limit = Math.max(0, q.limit ?? f.images.length);
+      // the cold build's records in order, while the folder has had no update: no lookup per image
+      const state = this.foldersByPath.get(f.path);
+      if (state?.entries && state.info === f && state.entries.length === f.images.length) return { total: f.images.length, items: state.entries.slice(offset, offset + limit) };
+      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
       const items: IndexedImage[] = [];
       for (const n of f.images.slice(offset, offset + limit)) {
         const img = this.images.get(prefix + n);
@@ -738,7 +884,7 @@ export class DatasetIndex {
     if (path.basename(p).includes('\ufffd')) {
       let names: string[] = [];
       try {
-        names = (await readdirP(dir)).map((d) => d.name).filter((n) => n.includes('\ufffd'));
+        names = (await listFolder(dir)).names.filter((n) => n.includes('\ufffd'));
       } catch {
         // the folder went away: its folder event drops it
       }
@@ -767,12 +913,12 @@ export class DatasetIndex {
       if (known) return;
       const level = this.levelOf(p);
       if (level < 0 || level > this.depth) return;
-      const toRead: IndexedImage[] = [];
+      const reads = this.startReads(undefined, true);
       const before = new Set(this.foldersByPath.keys());
-      await this.walk(p, level, new Set(), toRead);
-      await this.readHeaders(toRead);
+      await this.walk(p, level, new Set(), reads);
+      await this.finishReads(reads);
       for (const k of this.foldersByPath.keys()) if (!before.has(k)) touch(delta.folders, k);
-      for (const img of toRead) touch(delta.added, img.path);
+      for (const img of reads.all ?? []) touch(delta.added, img.path);
       return;
     }
     if (!st && known) {
@@ -799,7 +945,7 @@ export class DatasetIndex {
       if (!st) return;
       const level = this.levelOf(dir);
       if (level < 0 || level > this.depth) return;
-      folder = this.addFolder(dir, [], []);
+      folder = this.addFolder(dir, []);
       touch(delta.folders, dir);
     }
     const exists = st !== undefined && st.isFile();

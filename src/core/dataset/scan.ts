@@ -9,9 +9,7 @@ import * as path from 'node:path';
 import {
   classifyImageName,
   KOHYA_IMAGE_EXTENSIONS,
-  extensionOf,
   normaliseSidecarExtension,
-  stemOf,
   type ImageKind,
 } from './images';
 
@@ -151,7 +149,10 @@ export function pairFolderEntries(
  *
  * One pass over the names: only names that can pair with an image (the sidecar extensions and
  * `.npz` latent caches) are kept by stem, so a folder of 100,000 images and their tag files costs
- * one small map entry per tag file, not one list per name.
+ * one small map entry per tag file, not one list per name. What an extension is (image, sidecar,
+ * latent cache, skipped) is worked out once per distinct extension, not once per name; a stem
+ * group remembers whether an image claimed it, so orphan sidecars are looked for only when some
+ * group is unclaimed.
  */
 export function pairFolderNames<T>(
   fileNames: readonly string[],
@@ -159,56 +160,135 @@ export function pairFolderNames<T>(
   make: (name: string, sidecars: Record<string, string>, hasLatentCache: boolean) => T,
   other?: (name: string, ext: string) => void,
 ): { images: T[]; ignored: IgnoredFile[]; orphanSidecars: string[] } {
-  const exts = new Set(sidecarExtensions.map(normaliseSidecarExtension));
+  const extList = [...new Set(sidecarExtensions.map(normaliseSidecarExtension))];
+  const exts = new Set(extList);
   const images: string[] = [];
   const ignored: IgnoredFile[] = [];
-  /** stem → the names of that stem with a sidecar extension or `.npz`, in listing order */
-  const siblings = new Map<string, string | string[]>();
-  const sidecarNames: string[] = [];
+  /** extension → what it is (EXT_* bits), filled as extensions are met */
+  const kinds = new Map<string, number>();
+  /** stem → its group's slot; a slot holds the names of that stem with a sidecar extension or `.npz`, in listing order */
+  const slotOf = new Map<string, number>();
+  const slots: Array<string | string[]> = [];
+  let sidecarCount = 0;
+  // the last two extensions met (a folder's names mostly alternate between two): compared in place, no slice
+  let ext1 = '';
+  let kind1 = 0;
+  let ext2 = '';
+  let kind2 = 0;
   for (const name of fileNames) {
     const dot = name.lastIndexOf('.');
     // no extension (or a dot file): neither an image nor a sidecar (sidecar extensions start with a dot)
     if (dot <= 0) continue;
-    const ext = name.slice(dot);
-    if (IMAGE_EXTENSIONS_EXACT.has(ext)) images.push(name);
+    const extLength = name.length - dot;
+    let kind: number;
+    let ext: string;
+    if (extLength === ext1.length && name.endsWith(ext1)) {
+      kind = kind1;
+      ext = ext1;
+    } else if (extLength === ext2.length && name.endsWith(ext2)) {
+      kind = kind2;
+      ext = ext2;
+    } else {
+      ext = name.slice(dot);
+      let k = kinds.get(ext);
+      if (k === undefined) {
+        k = extensionKind(ext, exts);
+        kinds.set(ext, k);
+      }
+      kind = k;
+      ext2 = ext1;
+      kind2 = kind1;
+      ext1 = ext;
+      kind1 = kind;
+    }
+    if (kind & EXT_IMAGE) images.push(name);
     else {
-      const kind = classifyImageName(name);
-      if (kind === 'mixedCase' || kind === 'needsPlugin') ignored.push({ name, kind });
+      if (kind & EXT_MIXED_CASE) ignored.push({ name, kind: 'mixedCase' });
+      else if (kind & EXT_NEEDS_PLUGIN) ignored.push({ name, kind: 'needsPlugin' });
       other?.(name, ext);
     }
-    const isSidecar = exts.has(ext);
-    if (isSidecar || ext === '.npz') {
+    if (kind & (EXT_SIDECAR | EXT_NPZ)) {
       const stem = name.slice(0, dot);
-      const had = siblings.get(stem);
-      if (had === undefined) siblings.set(stem, name);
-      else if (typeof had === 'string') siblings.set(stem, [had, name]);
-      else had.push(name);
-      if (isSidecar) sidecarNames.push(name);
+      const slot = slotOf.get(stem);
+      if (slot === undefined) {
+        slotOf.set(stem, slots.length);
+        slots.push(name);
+      } else {
+        const had = slots[slot] as string | string[];
+        if (typeof had === 'string') slots[slot] = [had, name];
+        else had.push(name);
+      }
+      if (kind & EXT_SIDECAR) sidecarCount++;
     }
   }
   sortNames(images);
   ignored.sort((a, b) => compareNamesFast(a.name, b.name));
-  const imageStems = new Set<string>();
+  const claimed = new Uint8Array(slots.length);
+  let claimedCount = 0;
   const entries: T[] = new Array<T>(images.length);
   for (let i = 0; i < images.length; i++) {
     const name = images[i] as string;
-    const stem = stemOf(name);
-    imageStems.add(stem);
+    const stemLength = name.lastIndexOf('.');
     const sidecars: Record<string, string> = {};
     let hasLatentCache = false;
-    const sib = siblings.get(stem);
-    if (sib !== undefined) {
-      // sd-scripts builds the candidate as splitext(image)[0] + ext: the match is exact.
-      for (const s of typeof sib === 'string' ? [sib] : sib) {
-        const ext = extensionOf(s);
-        if (exts.has(ext)) sidecars[ext] = s;
-        if (ext === '.npz') hasLatentCache = true;
+    const slot = slots.length ? slotOf.get(name.slice(0, stemLength)) : undefined;
+    if (slot !== undefined) {
+      if (!claimed[slot]) {
+        claimed[slot] = 1;
+        claimedCount++;
       }
+      // sd-scripts builds the candidate as splitext(image)[0] + ext: the match is exact. A sibling
+      // is the stem followed by its extension, so its extension is known by its length and end.
+      const sib = slots[slot] as string | string[];
+      if (typeof sib === 'string') hasLatentCache = addSibling(sidecars, sib, stemLength, extList) || hasLatentCache;
+      else for (const s of sib) hasLatentCache = addSibling(sidecars, s, stemLength, extList) || hasLatentCache;
     }
     entries[i] = make(name, sidecars, hasLatentCache);
   }
-  const orphanSidecars = sortNames(sidecarNames.filter((n) => !imageStems.has(stemOf(n))));
+  const orphanSidecars: string[] = [];
+  if (claimedCount < slots.length && sidecarCount > 0) {
+    // some stem has no image: its sidecars are orphans (listed in listing order, then sorted)
+    for (const name of fileNames) {
+      const dot = name.lastIndexOf('.');
+      if (dot <= 0) continue;
+      const kind = kinds.get(name.slice(dot)) as number;
+      if (kind & EXT_SIDECAR && !claimed[slotOf.get(name.slice(0, dot)) as number]) orphanSidecars.push(name);
+    }
+    sortNames(orphanSidecars);
+  }
   return { images: entries, ignored, orphanSidecars };
+}
+
+/** What an extension is to the pairing (bits). */
+const EXT_IMAGE = 1;
+const EXT_SIDECAR = 2;
+const EXT_NPZ = 4;
+const EXT_MIXED_CASE = 8;
+const EXT_NEEDS_PLUGIN = 16;
+
+function extensionKind(ext: string, sidecars: ReadonlySet<string>): number {
+  let kind = 0;
+  if (IMAGE_EXTENSIONS_EXACT.has(ext)) kind |= EXT_IMAGE;
+  else {
+    const k = classifyImageName(`x${ext}`);
+    if (k === 'mixedCase') kind |= EXT_MIXED_CASE;
+    else if (k === 'needsPlugin') kind |= EXT_NEEDS_PLUGIN;
+  }
+  if (sidecars.has(ext)) kind |= EXT_SIDECAR;
+  if (ext === '.npz') kind |= EXT_NPZ;
+  return kind;
+}
+
+/** Puts a sibling (`stem` + its extension) into an image's sidecars; true when it is a latent cache. */
+function addSibling(sidecars: Record<string, string>, sibling: string, stemLength: number, extList: readonly string[]): boolean {
+  const extLength = sibling.length - stemLength;
+  for (const e of extList) {
+    if (e.length === extLength && sibling.endsWith(e)) {
+      sidecars[e] = sibling;
+      break;
+    }
+  }
+  return extLength === 4 && sibling.endsWith('.npz');
 }
 
 /** Natural order: `2.png` before `10.png`, as people expect (sd-scripts itself sorts plainly). */
