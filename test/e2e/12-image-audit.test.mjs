@@ -197,6 +197,9 @@ test('the Problems panel lists the audit problems of a bad-image folder', { time
   const { browser, page } = await openWorkbench();
   const parent = join(env.workspace, 'audit-e2e');
   try {
+    // the window may restore the Explorer, where nothing activates the extension (once the
+    // Problems panel stayed empty for that reason): open our views first
+    await openLoraContainer(page);
     // created after the in-host suite has finished with the workspace; the file watcher finds it
     makeBadImageFolder(parent, FIXTURES);
     await page.keyboard.press('Control+Shift+M');
