@@ -28,6 +28,30 @@ async function widenSidebar(page, dx) {
   await page.mouse.up();
 }
 
+/**
+ * Shows the Buckets view wider, with the Panel hidden and the Datasets view folded for room;
+ * `restore()` unfolds the Datasets view and narrows the side bar again for the tests after it.
+ */
+async function showBucketsPane(page, widen) {
+  const view = await openLoraContainer(page);
+  await hidePanel(page);
+  await widenSidebar(page, widen);
+  const datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+  const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
+  await header.waitFor({ timeout: 30_000 });
+  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+  if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
+  const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
+  return {
+    pane,
+    rows: pane.locator('.monaco-list-row'),
+    restore: async () => {
+      if ((await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
+      await widenSidebar(page, -widen).catch(() => {});
+    },
+  };
+}
+
 test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, async (t) => {
   const { browser } = await openWorkbench();
   await browser.close();
@@ -42,19 +66,10 @@ test('the in-host image-audit and Buckets tests passed', { timeout: 320_000 }, a
 
 test('the Buckets view shows the sample dataset as its training config buckets it', { timeout: 180_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
-  let datasetsHeader;
+  let buckets;
   try {
-    const view = await openLoraContainer(page);
-    await hidePanel(page);
-    await widenSidebar(page, 260);
-    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
-    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
-    await header.waitFor({ timeout: 30_000 });
-    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
-    // room for the buckets: fold the Datasets view while we look (unfolded again below)
-    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
-    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
-    const rows = pane.locator('.monaco-list-row');
+    buckets = await showBucketsPane(page, 260);
+    const { pane, rows } = buckets;
     const run = rows.filter({ hasText: 'config_file.toml' }).first();
     await run.waitFor({ timeout: 60_000 });
     // the sizes come from the image audit, which may still be reading the workspace's images
@@ -74,8 +89,7 @@ test('the Buckets view shows the sample dataset as its training config buckets i
     t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-view-failure')}`);
     throw e;
   } finally {
-    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
-    await widenSidebar(page, -260).catch(() => {});
+    await buckets?.restore();
     await browser.close();
   }
 });
@@ -84,7 +98,7 @@ test('the Buckets view buckets each dataset of a dataset config with its own set
   const { browser, page } = await openWorkbench();
   const dir = join(env.workspace, 'dsconf-e2e');
   const sample = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
-  let datasetsHeader;
+  let buckets;
   try {
     // two datasets: 1024² with buckets on and batch 2; 512² with bucketing off (the default);
     // one subset folder without images
@@ -98,16 +112,8 @@ test('the Buckets view buckets each dataset of a dataset config with its own set
       `[[datasets]]\nresolution = 1024\nbatch_size = 2\nenable_bucket = true\n\n  [[datasets.subsets]]\n  image_dir = '${d('a')}'\n  num_repeats = 2\n\n` +
         `[[datasets]]\nresolution = 512\n\n  [[datasets.subsets]]\n  image_dir = '${d('b')}'\n\n  [[datasets.subsets]]\n  image_dir = '${d('1_empty')}'\n`,
     );
-    const view = await openLoraContainer(page);
-    await hidePanel(page);
-    await widenSidebar(page, 260);
-    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
-    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
-    await header.waitFor({ timeout: 30_000 });
-    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
-    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
-    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
-    const rows = pane.locator('.monaco-list-row');
+    buckets = await showBucketsPane(page, 260);
+    const { rows } = buckets;
     const run = rows.filter({ hasText: 'dsconf-e2e/datasets.toml' }).first();
     // 512×704 → 768×1024 with buckets: 3 images × 2 = 6 samples, 3 batches; 2 images at 512×512, 2 batches
     await waitFor(async () => /5 steps\/epoch · 2 datasets/.test(((await run.innerText().catch(() => '')) || '').replace(/\u00a0/g, ' ')), 90_000, 'the dataset config run');
@@ -125,8 +131,7 @@ test('the Buckets view buckets each dataset of a dataset config with its own set
     throw e;
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
-    await widenSidebar(page, -260).catch(() => {});
+    await buckets?.restore();
     await browser.close();
   }
 });
@@ -135,7 +140,7 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
   const { browser, page } = await openWorkbench();
   const dir = join(env.workspace, 'ft-e2e');
   const sample = join(env.workspace, 'dataset', 'img_train', '5_tk girl');
-  let datasetsHeader;
+  let buckets;
   try {
     // a DreamBooth dataset (two 512×704 images, batch 2) and a fine-tuning one whose metadata has
     // a full-path key (size read from the image), a name with image_size 1920×1080, a name whose
@@ -155,16 +160,8 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
       `[general]\nresolution = 1024\nenable_bucket = true\n\n[[datasets]]\nbatch_size = 2\n  [[datasets.subsets]]\n  image_dir = '${d('db')}'\n\n` +
         `[[datasets]]\n  [[datasets.subsets]]\n  metadata_file = '${d('meta_lat.json')}'\n  image_dir = '${d('ft')}'\n  num_repeats = 2\n`,
     );
-    const view = await openLoraContainer(page);
-    await hidePanel(page);
-    await widenSidebar(page, 360);
-    datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
-    const header = view.locator('.pane-header', { hasText: /buckets/i }).first();
-    await header.waitFor({ timeout: 30_000 });
-    if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
-    if ((await datasetsHeader.getAttribute('aria-expanded')) === 'true') await datasetsHeader.click();
-    const pane = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /buckets/i }) }).first();
-    const rows = pane.locator('.monaco-list-row');
+    buckets = await showBucketsPane(page, 360);
+    const { rows } = buckets;
     const text = async (row) => ((await row.innerText().catch(() => '')) || '').replace(/\u00a0/g, ' ');
     const run = rows.filter({ hasText: 'ft-e2e/datasets.toml' }).first();
     // DreamBooth: 1 batch; fine-tuning: 768×1024, 1024×576 and 1024×768, 1 image × 2 repeats each, batch 1: 6 batches
@@ -187,8 +184,7 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
     throw e;
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    if (datasetsHeader && (await datasetsHeader.getAttribute('aria-expanded').catch(() => 'true')) !== 'true') await datasetsHeader.click().catch(() => {});
-    await widenSidebar(page, -360).catch(() => {});
+    await buckets?.restore();
     await browser.close();
   }
 });

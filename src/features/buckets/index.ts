@@ -142,6 +142,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     for (const g of groups) for (const f of g.folders) folderScans.set(path.resolve(f.path), { group: g, folder: f });
     const discovered = this.model.current.discovered;
     const configFiles = [...new Set(discovered.filter((d) => d.label.startsWith('datasets[')).map((d) => d.origin))];
+    const datasetsOf = (dc: string): DiscoveredDataset[] => discovered.filter((d) => d.origin === dc && d.label.startsWith('datasets['));
     const usedConfigs = new Set<string>();
     const used = new Set<DatasetGroup>();
     const runs: Run[] = [];
@@ -153,7 +154,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
         const dc = configFiles.find((f) => candidates.includes(path.resolve(f)));
         if (!dc) continue;
         usedConfigs.add(dc);
-        runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), dc, discovered.filter((d) => d.origin === dc && d.label.startsWith('datasets[')), folderScans, used, t.options, c.file, t.problems));
+        runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(c.file), dc, datasetsOf(dc), folderScans, used, t.options, c.file, t.problems));
         continue;
       }
       if (t.inJson) {
@@ -174,7 +175,7 @@ class BucketsProvider extends Disposable implements vscode.TreeDataProvider<Buck
     }
     // dataset configs no training config names: their own settings, sd-scripts' defaults for the rest
     for (const dc of configFiles) {
-      if (!usedConfigs.has(dc)) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(dc), dc, discovered.filter((d) => d.origin === dc && d.label.startsWith('datasets[')), folderScans, used, {}, undefined, []));
+      if (!usedConfigs.has(dc)) runs.push(this.makeConfigRun(vscode.workspace.asRelativePath(dc), dc, datasetsOf(dc), folderScans, used, {}, undefined, []));
     }
     const reso = parseResolutionString(cfg.get<string>(Settings.bucketsResolution, '1024,1024')) ?? [1024, 1024];
     const defaults: BucketRunOptions = {
