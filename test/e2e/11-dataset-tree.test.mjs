@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, hoverUntil, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
 
 const NBSP = /[\s\u00a0]/;
 
@@ -79,18 +79,7 @@ test('the Datasets tree describes images, filters, and renames, trashes and re-r
     t.diagnostic(`1.png: ${(await image.innerText()).replace(/\n/g, ' ')}`);
     // its tooltip: preview and caption
     const hover = page.locator('.workbench-hover, .monaco-hover', { hasText: 'tk, 1girl' }).first();
-    for (let attempt = 1; ; attempt++) {
-      await page.mouse.move(1, 1);
-      await page.waitForTimeout(300);
-      await image.locator('.label-name').hover();
-      try {
-        await hover.waitFor({ timeout: 10_000 });
-        break;
-      } catch (e) {
-        await screenshot(page, 'dataset-tree-no-tooltip');
-        if (attempt >= 2) throw e;
-      }
-    }
+    await hoverUntil(page, image.locator('.label-name'), hover, { attempts: 2, timeout: 10_000, failureShot: 'dataset-tree-no-tooltip' });
     assert.match(await hover.innerText(), /1\.txt/);
     await page.waitForTimeout(800); // the preview image loads
     t.diagnostic(`screenshot: ${await screenshot(page, 'dataset-tree')}`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { clickRow, env, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
+import { clickRow, env, hoverUntil, openLoraContainer, openWorkbench, runCommand, screenshot, waitFor } from './workbench.mjs';
 import { makeBadImageFolder } from '../fixtures/audit-images/badFolder.mjs';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'audit-images');
@@ -174,9 +174,8 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
     assert.match(await text(rows.filter({ hasText: /keys are images/ }).first()), /3 of 5 keys are images · sizes: 1 image_size, 1 \.npz name, 1 read/);
     assert.match(await text(rows.filter({ hasText: '1024×576' }).first()), /1 image · 2 with repeats · 2 batches/);
     // the tooltip lists the keys left out
-    await left.hover();
     const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: /stem: bare stem/ }).first();
-    await hover.waitFor({ timeout: 15_000 });
+    await hoverUntil(page, left.locator('.label-name'), hover, { failureShot: 'buckets-fine-tuning-no-tooltip' });
     assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /gone\.png: no such file/);
     t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-fine-tuning')}`);
   } catch (e) {

@@ -172,3 +172,22 @@ export async function clickRow(page, row) {
   await page.keyboard.press('Escape');
   await row.click({ timeout: 15_000 });
 }
+
+/**
+ * Hovers `target` until the tooltip `tooltip` shows. A tree row is re-rendered while its view
+ * refreshes, and the hover is lost then; so the mouse leaves and comes back, a few times.
+ */
+export async function hoverUntil(page, target, tooltip, { attempts = 4, timeout = 8_000, failureShot } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    await page.mouse.move(1, 1);
+    await page.waitForTimeout(300);
+    await target.hover({ timeout: 15_000 });
+    try {
+      await tooltip.waitFor({ timeout });
+      return tooltip;
+    } catch (e) {
+      if (failureShot) await screenshot(page, failureShot);
+      if (attempt >= attempts) throw e;
+    }
+  }
+}
