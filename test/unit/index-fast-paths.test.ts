@@ -209,21 +209,26 @@ describe('header reads on worker threads', () => {
       assert.equal(headerFromFirstRead(files[i] as string, read.bytes, read.stat).width, i + 1);
       assert.equal(read.sidecar === undefined ? undefined : Buffer.from(read.sidecar).toString(), i % 2 && i >= 13 ? `tag ${i}` : undefined);
     });
-    reads.add(files.slice(0, 13));
-    reads.add([]);
+    // a folder's names under its prefix, or full paths under an empty one
+    const prefix = dir + path.sep;
+    const name = (f: string): string => path.basename(f);
+    reads.add(prefix, files.slice(0, 13).map(name));
+    reads.add(prefix, []);
     reads.add(
+      '',
       files.slice(13, 27),
       files.slice(13, 27).map((f, k) => ((13 + k) % 2 ? f.replace(/\.png$/, '.txt') : undefined)),
     );
     await new Promise((resolve) => setTimeout(resolve, 20));
     reads.add(
-      files.slice(27),
-      files.slice(27).map((f, k) => ((27 + k) % 2 ? f.replace(/\.png$/, '.txt') : undefined)),
+      prefix,
+      files.slice(27).map(name),
+      files.slice(27).map((f, k) => ((27 + k) % 2 ? name(f).replace(/\.png$/, '.txt') : undefined)),
     );
     const r = await reads.finish();
     assert.deepEqual(r.unreported, []);
     assert.deepEqual(counts, new Array<number>(files.length).fill(1));
-    assert.throws(() => reads.add(files.slice(0, 1)));
+    assert.throws(() => reads.add('', files.slice(0, 1)));
   });
 
   it('report a file that cannot be read as the synchronous reader does', async (t) => {

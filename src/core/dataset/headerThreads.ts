@@ -4,10 +4,12 @@
  * Each file costs an open, a read, sometimes an fstat and a close. Made one after another on the
  * main thread, those system calls are most of a cold index (and what Python's `imagesize` pays
  * too); here a few threads make them side by side while the main thread parses what has arrived.
- * The threads only do I/O: they send back each file's first `firstRead` bytes (the whole file
- * when it is shorter), its size and modification time when it is longer (an fstat, exactly when
- * `readImageHeaderSync` makes one), an optional sidecar's bytes, or the error. Buffers are
- * transferred, not copied. Parsing stays in `imageHeader.ts` (`headerFromFirstRead`).
+ * The threads send back each file's first `firstRead` bytes (the whole file when it is shorter),
+ * its size and modification time when it is longer (an fstat, exactly when `readImageHeaderSync`
+ * makes one), an optional sidecar's bytes, or the error. Buffers are transferred, not copied.
+ * With `parse`, a thread first tries `fastImageFacts` (fastHeader.ts, run from its source text)
+ * on the bytes and sends only the facts when it succeeds, which is the common clean PNG, JPEG or
+ * WebP; every other file's bytes go to `headerFromFirstRead` in the caller as before.
  *
  * The thread code is plain JavaScript given to `new Worker(..., { eval: true })`, so it works the
  * same from the extension bundle, the CLI, the tests and the benchmarks (no worker file to find).
@@ -16,11 +18,15 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as os from 'node:os';
+import { crcTable, exifOrientation, fastImageFacts, FACT_SLOTS } from './fastHeader';
+import { headerFromFacts, type FileHeader } from './imageHeader';
 
 /** One file's raw read, as a thread reported it. */
 export interface FirstRead {
-  /** the bytes read from offset 0 (at most `firstRead`) */
+  /** the bytes read from offset 0 (at most `firstRead`); empty when `header` is set */
   bytes: Uint8Array;
+  /** the header, when the thread parsed it (`parse`) */
+  header?: FileHeader;
   /** set when the read filled `firstRead` bytes (then the file was stat'ed) */
   stat?: { size: number; mtimeMs: number; isFile(): boolean };
   /** the error of the open/read/fstat, if any */
@@ -40,38 +46,61 @@ export interface ThreadedReadOptions {
   signal?: AbortSignal;
   /** a sidecar to read whole along with file i (the tag file), or undefined */
   sidecarOf?: (i: number) => string | undefined;
+  /** parse the common headers on the threads (see `FirstRead.header`) */
+  parse?: { checkEnd: boolean };
 }
 
 /** Largest sidecar a thread reads (bigger ones are read by the caller, like a failed read). */
 const SIDECAR_LIMIT = 256 * 1024;
 
+/** per file in a reply: bytes read (-1: error), size, mtimeMs, isFile (1/0/-1 not stat'ed),
+ * sidecar offset, sidecar length (-1 failed, -2 none), offset of its bytes, then the facts of
+ * `fastImageFacts` (format 0: not parsed, the bytes were sent) */
+const STRIDE = 7 + FACT_SLOTS;
+
 const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
+const crcTable = (${crcTable.toString()});
+const exifOrientation = (${exifOrientation.toString()});
+const fastImageFacts = (${fastImageFacts.toString()});
+const CRC = crcTable();
+const STRIDE = ${STRIDE};
 const sideBuf = Buffer.allocUnsafe(${SIDECAR_LIMIT});
+let scratch = Buffer.allocUnsafe(0);
 parentPort.on('message', (m) => {
   const n = m.files.length;
   const first = m.first;
-  const bytes = new Uint8Array(n * first);
-  // per file: bytes read (-1: error), size, mtimeMs, isFile (1/0/-1 not stat'ed), sidecar offset, sidecar length (-1 failed, -2 none)
-  const meta = new Float64Array(n * 6);
+  const parse = m.parse;
+  if (scratch.length !== first) scratch = Buffer.allocUnsafe(first);
+  let bytes;
+  let kept = 0;
+  const meta = new Float64Array(n * STRIDE);
   const errors = [];
   const sides = [];
   let sideTotal = 0;
   for (let i = 0; i < n; i++) {
-    const o = i * 6;
+    const o = i * STRIDE;
     meta[o + 3] = -1;
     meta[o + 5] = -2;
     let fd;
     try {
-      fd = fs.openSync(m.files[i], 'r');
-      const got = fs.readSync(fd, bytes, i * first, first, 0);
+      fd = fs.openSync(m.prefix + m.files[i], 'r');
+      const got = fs.readSync(fd, scratch, 0, first, 0);
       meta[o] = got;
+      let size = got;
       if (got === first) {
         const st = fs.fstatSync(fd);
         meta[o + 1] = st.size;
         meta[o + 2] = st.mtimeMs;
         meta[o + 3] = st.isFile() ? 1 : 0;
+        size = st.isFile() ? st.size : -1;
+      }
+      if (got > 0 && !(parse && size >= 0 && fastImageFacts(scratch, got, size, parse.checkEnd, CRC, exifOrientation, meta, o + 7))) {
+        if (!bytes) bytes = new Uint8Array(n * first);
+        bytes.set(scratch.subarray(0, got), kept);
+        meta[o + 6] = kept;
+        kept += got;
       }
     } catch (e) {
       meta[o] = -1;
@@ -83,7 +112,7 @@ parentPort.on('message', (m) => {
     if (side) {
       let sfd;
       try {
-        sfd = fs.openSync(side, 'r');
+        sfd = fs.openSync(m.prefix + side, 'r');
         const got = fs.readSync(sfd, sideBuf, 0, sideBuf.length, 0);
         if (got === sideBuf.length) meta[o + 5] = -1;
         else {
@@ -99,6 +128,7 @@ parentPort.on('message', (m) => {
       }
     }
   }
+  if (!bytes) bytes = new Uint8Array(0);
   const side = new Uint8Array(sideTotal);
   let at = 0;
   for (const b of sides) { side.set(b, at); at += b.length; }
@@ -122,10 +152,12 @@ function defaultThreads(): number {
 /** Reads handed to the threads as they come (see `startThreadedReads`). */
 export interface ThreadedReads {
   /**
-   * Queues more files; they are numbered on from the files queued before (the first call's first
-   * file is 0). `sidecars[k]`, when given, is a file to read whole along with `files[k]`.
+   * Queues more files, `prefix + files[k]` (a folder's path with its separator and the names in
+   * it: the threads are sent the short names); they are numbered on from the files queued before
+   * (the first call's first file is 0). `sidecars[k]`, when given, is a file `prefix +
+   * sidecars[k]` to read whole along with `files[k]`.
    */
-  add(files: readonly string[], sidecars?: ReadonlyArray<string | undefined>): void;
+  add(prefix: string, files: readonly string[], sidecars?: ReadonlyArray<string | undefined>): void;
   /**
    * No more files: resolves when every queued file was reported, handed back in `unreported`
    * (its thread failed, or no thread could start), or the signal aborted (the files not sent yet
@@ -146,8 +178,8 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
   const files: string[] = [];
   const sides: Array<string | undefined> = [];
   let anySide = false;
-  /** [start, end) of each batch, in queue order; `next` is the first one not sent yet */
-  const batches: Array<[number, number]> = [];
+  /** [start, end, prefix] of each batch, in queue order; `next` is the first one not sent yet */
+  const batches: Array<[number, number, string]> = [];
   let next = 0;
   let active = 0;
   let ended = false;
@@ -168,19 +200,19 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
   };
   const handBackUnsent = (): void => {
     while (next < batches.length) {
-      const [s, e] = batches[next++] as [number, number];
+      const [s, e] = batches[next++] as [number, number, string];
       for (let k = s; k < e; k++) unreported.push(k);
     }
   };
   const send = (w: Worker): boolean => {
     if (aborted() || next >= batches.length) return false;
     const id = next++;
-    const [s, e] = batches[id] as [number, number];
+    const [s, e, prefix] = batches[id] as [number, number, string];
     const list = files.slice(s, e);
     const sidecars = anySide ? sides.slice(s, e) : undefined;
     active++;
     inFlight.get(w)?.add(id);
-    w.postMessage({ id, files: list, first, sidecars });
+    w.postMessage({ id, prefix, files: list, first, sidecars, parse: options.parse });
     return true;
   };
   /** keeps each thread two batches deep: one being read, one waiting */
@@ -195,14 +227,17 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
     inFlight.get(w)?.delete(r.id);
     // keep the thread busy while this batch is parsed here
     pump();
-    const [s, e] = batches[r.id] as [number, number];
+    const [s, e] = batches[r.id] as [number, number, string];
     const errs = r.errors.length ? new Map(r.errors.map(([i, code, message]) => [i, { code, message }])) : undefined;
     for (let k = 0; k < e - s; k++) {
-      const o = k * 6;
+      const o = k * STRIDE;
       const got = r.meta[o] as number;
-      const read: FirstRead = { bytes: got > 0 ? r.bytes.subarray(k * first, k * first + got) : EMPTY };
+      const parsed = got > 0 && (r.meta[o + 7] as number) > 0;
+      const at = r.meta[o + 6] as number;
+      const read: FirstRead = { bytes: got > 0 && !parsed ? r.bytes.subarray(at, at + got) : EMPTY };
       if (got < 0) read.error = errs?.get(k) ?? { code: undefined, message: 'read failed' };
       else if ((r.meta[o + 3] as number) >= 0) read.stat = { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: r.meta[o + 3] === 1 ? yes : no };
+      if (parsed) read.header = got < first ? headerFromFacts(r.meta, o + 7, got, undefined) : headerFromFacts(r.meta, o + 7, r.meta[o + 1] as number, r.meta[o + 2] as number);
       const sideLen = r.meta[o + 5] as number;
       if (sideLen >= 0) read.sidecar = r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen);
       else if (sideLen === -1) read.sidecarFailed = true;
@@ -218,7 +253,7 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
     // this thread is gone: its batches go back to the caller, the others carry on
     for (const id of inFlight.get(w) ?? []) {
       active--;
-      const [s, e] = batches[id] as [number, number];
+      const [s, e] = batches[id] as [number, number, string];
       for (let i = s; i < e; i++) unreported.push(i);
     }
     inFlight.delete(w);
@@ -250,7 +285,7 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   return {
-    add(list, sidecars) {
+    add(prefix, list, sidecars) {
       if (ended) throw new Error('startThreadedReads: add after finish');
       const start = files.length;
       for (let k = 0; k < list.length; k++) {
@@ -259,7 +294,7 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
         sides.push(side);
         if (side !== undefined) anySide = true;
       }
-      for (let s = start; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch)]);
+      for (let s = start; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch), prefix]);
       if (workers.length === 0) handBackUnsent();
       else pump();
     },
@@ -298,6 +333,6 @@ export async function readFirstBytesThreaded(
     { ...options, threads: Math.max(1, Math.min(options.threads ?? defaultThreads(), Math.ceil(files.length / batch))) },
     onFile,
   );
-  reads.add(files, options.sidecarOf ? files.map((_, i) => options.sidecarOf?.(i)) : undefined);
+  reads.add('', files, options.sidecarOf ? files.map((_, i) => options.sidecarOf?.(i)) : undefined);
   return reads.finish();
 }

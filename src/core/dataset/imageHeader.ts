@@ -7,11 +7,16 @@
  * The parsers are generators that ask for byte ranges; `parseImageHeader` serves them from a
  * buffer and `readImageHeader` from a file, reading a few KB first and more only when the format
  * needs it (a JPEG's SOF after a large EXIF block, PNG chunks after big text chunks). Nothing here
- * throws on bad input: problems come back in `problems`.
+ * throws on bad input: problems come back in `problems`. The common clean PNG, JPEG or WebP
+ * whose header is in the bytes at hand is read by `fastImageFacts` (fastHeader.ts) first, which
+ * gives the same facts without the generators, or leaves the file to them.
  *
  * Pure Node (no `vscode`).
  */
 import * as fs from 'node:fs';
+import { crcTable, exifOrientation, fastImageFacts, FACT_COLOR_MODELS, FACT_SLOTS } from './fastHeader';
+
+export { exifOrientation };
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'bmp' | 'gif' | 'avif' | 'jxl' | 'unknown';
 export type ColorModel = 'gray' | 'rgb' | 'palette' | 'ycbcr' | 'cmyk' | 'ycck' | 'unknown';
@@ -82,15 +87,7 @@ function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
   return true;
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+const CRC_TABLE = crcTable();
 function crc32(b: Uint8Array, start: number, end: number): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = (CRC_TABLE[(c ^ (b[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
@@ -116,30 +113,6 @@ export function sniffFormat(b: Uint8Array): ImageFormat {
   if (startsWith(b, JXL_CODESTREAM)) return 'jxl';
   if (startsWith(b, JXL_CONTAINER)) return 'jxl';
   return 'unknown';
-}
-
-/** Reads the orientation tag (0x0112) from a TIFF structure (EXIF payload). */
-export function exifOrientation(b: Uint8Array, start = 0): number | undefined {
-  let s = start;
-  if (ascii(b, s, 6) === 'Exif\0\0') s += 6;
-  const order = ascii(b, s, 2);
-  if (order !== 'II' && order !== 'MM') return undefined;
-  const le = order === 'II';
-  const r16 = (o: number) => (le ? u16le(b, s + o) : u16be(b, s + o));
-  const r32 = (o: number) => (le ? u32le(b, s + o) : u32be(b, s + o));
-  if (r16(2) !== 42) return undefined;
-  const ifd = r32(4);
-  if (s + ifd + 2 > b.length) return undefined;
-  const count = r16(ifd);
-  for (let i = 0; i < count && i < 512; i++) {
-    const e = ifd + 2 + i * 12;
-    if (s + e + 12 > b.length) return undefined;
-    if (r16(e) === 0x0112) {
-      const v = r16(e + 8);
-      return v >= 1 && v <= 8 ? v : undefined;
-    }
-  }
-  return undefined;
 }
 
 function problem(h: ImageHeader, code: HeaderProblemCode, message: string): void {
@@ -578,7 +551,13 @@ function start(first: Uint8Array, size: number | undefined, checkEnd = true): { 
 
 /** Parses a header from bytes in memory (the whole file or its beginning). Never throws. */
 export function parseImageHeader(bytes: Uint8Array, fileSize?: number): ImageHeader {
-  const { h, parser } = start(bytes, fileSize ?? bytes.length);
+  const size = fileSize ?? bytes.length;
+  return fastHeader(bytes, size, undefined, true) ?? parseImageHeaderFull(bytes, fileSize);
+}
+
+/** The same with the generator parsers only (the tests hold the fast path to it). */
+export function parseImageHeaderFull(bytes: Uint8Array, fileSize?: number, checkEnd = true): ImageHeader {
+  const { h, parser } = start(bytes, fileSize ?? bytes.length, checkEnd);
   if (!parser) return h;
   try {
     let r = parser.next(new Uint8Array(0));
@@ -589,6 +568,67 @@ export function parseImageHeader(bytes: Uint8Array, fileSize?: number): ImageHea
   } catch (e) {
     problem(h, 'corrupt', `the header could not be read: ${(e as Error).message}`);
   }
+  return h;
+}
+
+const FAST_CRC = CRC_TABLE;
+const FAST_OUT = new Float64Array(FACT_SLOTS);
+
+/** `fastImageFacts` on bytes at hand (the file's first `bytes.length` bytes of `size`), as a header. */
+function fastHeader(bytes: Uint8Array, size: number, mtimeMs: number | undefined, checkEnd: boolean): FileHeader | undefined {
+  const got = Math.min(bytes.length, size);
+  if (!fastImageFacts(bytes, got, size, checkEnd, FAST_CRC, exifOrientation, FAST_OUT, 0)) return undefined;
+  return headerFromFacts(FAST_OUT, 0, size, mtimeMs);
+}
+
+const FACT_FORMATS: readonly ImageFormat[] = ['unknown', 'png', 'jpeg', 'webp', 'webp'];
+
+/**
+ * The header `fastImageFacts` wrote at `f[o]`, with the properties in the order the full parser
+ * sets them (so a JSON dump reads the same whichever way a file was read).
+ */
+export function headerFromFacts(f: Float64Array, o: number, size: number, mtimeMs: number | undefined): FileHeader {
+  const format = FACT_FORMATS[f[o] as number] ?? 'unknown';
+  const h: FileHeader = { format, problems: [], fileSize: size };
+  const orientation = f[o + 7] as number;
+  const frames = f[o + 8] as number;
+  const animated = f[o + 9] as number;
+  const colorModel = FACT_COLOR_MODELS[f[o + 6] as number] ?? 'unknown';
+  if (format === 'png') {
+    h.width = f[o + 1] as number;
+    h.height = f[o + 2] as number;
+    h.bitDepth = f[o + 3] as number;
+    h.colorModel = colorModel;
+    h.channels = f[o + 4] as number;
+    h.hasAlpha = f[o + 5] === 1;
+    if (frames >= 0) {
+      h.frames = frames;
+      h.animated = animated === 1;
+    }
+    if (orientation) h.orientation = orientation;
+  } else if (format === 'jpeg') {
+    if (orientation) h.orientation = orientation;
+    h.bitDepth = f[o + 3] as number;
+    h.height = f[o + 2] as number;
+    h.width = f[o + 1] as number;
+    h.channels = f[o + 4] as number;
+    h.hasAlpha = false;
+    h.colorModel = colorModel;
+  } else {
+    h.bitDepth = f[o + 3] as number;
+    h.colorModel = colorModel;
+    h.animated = animated === 1;
+    if (f[o] === 4) {
+      // VP8X: the flags come before the canvas size
+      h.hasAlpha = f[o + 5] === 1;
+      h.channels = f[o + 4] as number;
+    }
+    h.width = f[o + 1] as number;
+    h.height = f[o + 2] as number;
+    h.hasAlpha = f[o + 5] === 1;
+    h.channels = f[o + 4] as number;
+  }
+  if (mtimeMs !== undefined) h.mtimeMs = mtimeMs;
   return h;
 }
 
@@ -760,6 +800,13 @@ export function readImageHeaderSync(file: string, options: ReadHeaderOptions = {
  * SOF after a large EXIF block) are made here, synchronously. Never throws.
  */
 export function headerFromFirstRead(file: string, first: Uint8Array, stat: StatFacts | undefined, options: ReadHeaderOptions = {}): FileHeader {
+  const want = options.firstRead ?? FIRST_READ;
+  const size = options.size ?? (first.length < want ? first.length : stat?.isFile() ? stat.size : undefined);
+  if (size !== undefined) {
+    const mtimeMs = options.size === undefined && first.length >= want ? stat?.mtimeMs : undefined;
+    const fast = fastHeader(first.subarray(0, Math.min(size, want)), size, mtimeMs, options.checkEnd ?? true);
+    if (fast) return fast;
+  }
   let fd: number | undefined;
   try {
     const g = drive(options);

@@ -593,11 +593,12 @@ export class DatasetIndex {
     const tagExt = this.tagExtension;
     let threaded: ThreadedReads;
     try {
-      threaded = startThreadedReads({ firstRead: FIRST_READ_BYTES, ...(reads.signal ? { signal: reads.signal } : {}) }, (i, read) => {
+      const parse = this.headerOptions;
+      threaded = startThreadedReads({ firstRead: FIRST_READ_BYTES, parse, ...(reads.signal ? { signal: reads.signal } : {}) }, (i, read) => {
         const img = list[i] as IndexedImage;
         this.applyHeader(
           img,
-          read.error ? unreadableHeader(read.error.code, read.error.message) : headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions),
+          read.error ? unreadableHeader(read.error.code, read.error.message) : (read.header ?? headerFromFirstRead(img.path, read.bytes, read.stat, this.headerOptions)),
         );
         if (tagExt) {
           if (read.sidecar) img.tags = tagsForFrequency(decodeCaption(read.sidecar).firstLine);
@@ -611,22 +612,22 @@ export class DatasetIndex {
     reads.threads = { reads: threaded, list };
   }
 
+  /** Hands one folder's records to the threads (names under the folder's prefix: less to copy). */
   private sendToThreads(t: NonNullable<HeaderReads['threads']>, images: readonly IndexedImage[]): void {
     if (images.length === 0) return;
     const tagExt = this.tagExtension;
-    const paths = new Array<string>(images.length);
+    const head = images[0] as IndexedImage;
+    // the folder's prefix as the records' paths have it (path = prefix + name)
+    const prefix = head.path.slice(0, head.path.length - head.name.length);
+    const names = new Array<string>(images.length);
     const sidecars = tagExt ? new Array<string | undefined>(images.length) : undefined;
     for (let k = 0; k < images.length; k++) {
       const img = images[k] as IndexedImage;
       t.list.push(img);
-      paths[k] = img.path;
-      if (sidecars) {
-        const side = img.sidecars[tagExt as string];
-        // the image's folder prefix as the record's path has it (path = prefix + name)
-        sidecars[k] = side ? img.path.slice(0, img.path.length - img.name.length) + side : undefined;
-      }
+      names[k] = img.folder === head.folder ? img.name : path.relative(prefix, img.path);
+      if (sidecars) sidecars[k] = img.sidecars[tagExt as string];
     }
-    t.reads.add(paths, sidecars);
+    t.reads.add(prefix, names, sidecars);
   }
 
   /** Waits for the threads (reading on this thread what they could not) or reads what waits. */
