@@ -773,13 +773,10 @@ export function readImageHeaderSync(file: string, options: ReadHeaderOptions = {
   let fd: number | undefined;
   try {
     fd = fs.openSync(file, 'r');
-    const g = drive(options);
-    let r = g.next(new Uint8Array(0));
-    while (!r.done) {
-      const step = r.value;
-      r = g.next('stat' in step ? fs.fstatSync(fd) : readAtSync(fd, step.read[0], step.read[1], step.slot));
-    }
-    return r.value;
+    const want = options.firstRead ?? FIRST_READ;
+    const first = readAtSync(fd, 0, options.size === undefined ? want : Math.min(options.size, want), 0);
+    const stat = options.size === undefined && first.length >= want ? fs.fstatSync(fd) : undefined;
+    return fromFirstRead(file, fd, first, stat, options);
   } catch (e) {
     return unreadable(e, options.size ?? 0);
   } finally {
@@ -800,34 +797,9 @@ export function readImageHeaderSync(file: string, options: ReadHeaderOptions = {
  * SOF after a large EXIF block) are made here, synchronously. Never throws.
  */
 export function headerFromFirstRead(file: string, first: Uint8Array, stat: StatFacts | undefined, options: ReadHeaderOptions = {}): FileHeader {
-  const want = options.firstRead ?? FIRST_READ;
-  const size = options.size ?? (first.length < want ? first.length : stat?.isFile() ? stat.size : undefined);
-  if (size !== undefined) {
-    const mtimeMs = options.size === undefined && first.length >= want ? stat?.mtimeMs : undefined;
-    const fast = fastHeader(first.subarray(0, Math.min(size, want)), size, mtimeMs, options.checkEnd ?? true);
-    if (fast) return fast;
-  }
   let fd: number | undefined;
   try {
-    const g = drive(options);
-    let r = g.next(new Uint8Array(0));
-    let firstServed = false;
-    while (!r.done) {
-      const step = r.value;
-      if ('stat' in step) {
-        if (!stat) {
-          fd ??= fs.openSync(file, 'r');
-          r = g.next(fs.fstatSync(fd));
-        } else r = g.next(stat);
-      } else if (!firstServed && step.read[0] === 0) {
-        firstServed = true;
-        r = g.next(first.subarray(0, step.read[1]));
-      } else {
-        fd ??= fs.openSync(file, 'r');
-        r = g.next(readAtSync(fd, step.read[0], step.read[1], step.slot));
-      }
-    }
-    return r.value;
+    return fromFirstRead(file, undefined, first, stat, options, (opened) => (fd = opened));
   } catch (e) {
     return unreadable(e, options.size ?? 0);
   } finally {
@@ -839,6 +811,40 @@ export function headerFromFirstRead(file: string, first: Uint8Array, stat: StatF
       }
     }
   }
+}
+
+/**
+ * The header from a first read: the one-pass reader when it can, else the full parser, which
+ * reads further from `fd` (opened here when undefined, and handed to `opened` to close). Throws
+ * on I/O errors.
+ */
+function fromFirstRead(file: string, fd: number | undefined, first: Uint8Array, stat: StatFacts | undefined, options: ReadHeaderOptions, opened?: (fd: number) => void): FileHeader {
+  const want = options.firstRead ?? FIRST_READ;
+  const size = options.size ?? (first.length < want ? first.length : stat?.isFile() ? stat.size : undefined);
+  if (size !== undefined) {
+    const mtimeMs = options.size === undefined && first.length >= want ? stat?.mtimeMs : undefined;
+    const fast = fastHeader(first.subarray(0, Math.min(size, want)), size, mtimeMs, options.checkEnd ?? true);
+    if (fast) return fast;
+  }
+  const open = (): number => {
+    if (fd === undefined) {
+      fd = fs.openSync(file, 'r');
+      opened?.(fd);
+    }
+    return fd;
+  };
+  const g = drive(options);
+  let r = g.next(new Uint8Array(0));
+  let firstServed = false;
+  while (!r.done) {
+    const step = r.value;
+    if ('stat' in step) r = g.next(stat ?? fs.fstatSync(open()));
+    else if (!firstServed && step.read[0] === 0) {
+      firstServed = true;
+      r = g.next(first.subarray(0, step.read[1]));
+    } else r = g.next(readAtSync(open(), step.read[0], step.read[1], step.slot));
+  }
+  return r.value;
 }
 
 /** An I/O error that happened elsewhere (a reader thread), as the header's `unreadable` problem. */
