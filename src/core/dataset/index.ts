@@ -612,22 +612,26 @@ export class DatasetIndex {
     reads.threads = { reads: threaded, list };
   }
 
-  /** Hands one folder's records to the threads (names under the folder's prefix: less to copy). */
+  /** Hands records to the threads, folder by folder: names under the folder's prefix (less to copy). */
   private sendToThreads(t: NonNullable<HeaderReads['threads']>, images: readonly IndexedImage[]): void {
-    if (images.length === 0) return;
     const tagExt = this.tagExtension;
-    const head = images[0] as IndexedImage;
-    // the folder's prefix as the records' paths have it (path = prefix + name)
-    const prefix = head.path.slice(0, head.path.length - head.name.length);
-    const names = new Array<string>(images.length);
-    const sidecars = tagExt ? new Array<string | undefined>(images.length) : undefined;
-    for (let k = 0; k < images.length; k++) {
-      const img = images[k] as IndexedImage;
-      t.list.push(img);
-      names[k] = img.folder === head.folder ? img.name : path.relative(prefix, img.path);
-      if (sidecars) sidecars[k] = img.sidecars[tagExt as string];
+    for (let start = 0; start < images.length; ) {
+      const head = images[start] as IndexedImage;
+      let end = start + 1;
+      while (end < images.length && (images[end] as IndexedImage).folder === head.folder) end++;
+      // the folder's prefix as the records' paths have it (path = prefix + name)
+      const prefix = head.path.slice(0, head.path.length - head.name.length);
+      const names = new Array<string>(end - start);
+      const sidecars = tagExt ? new Array<string | undefined>(end - start) : undefined;
+      for (let k = start; k < end; k++) {
+        const img = images[k] as IndexedImage;
+        t.list.push(img);
+        names[k - start] = img.name;
+        if (sidecars) sidecars[k - start] = img.sidecars[tagExt as string];
+      }
+      t.reads.add(prefix, names, sidecars);
+      start = end;
     }
-    t.reads.add(prefix, names, sidecars);
   }
 
   /** Waits for the threads (reading on this thread what they could not) or reads what waits. */
