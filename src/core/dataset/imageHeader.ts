@@ -571,13 +571,12 @@ export function parseImageHeaderFull(bytes: Uint8Array, fileSize?: number, check
   return h;
 }
 
-const FAST_CRC = CRC_TABLE;
 const FAST_OUT = new Float64Array(FACT_SLOTS);
 
 /** `fastImageFacts` on bytes at hand (the file's first `bytes.length` bytes of `size`), as a header. */
 function fastHeader(bytes: Uint8Array, size: number, mtimeMs: number | undefined, checkEnd: boolean): FileHeader | undefined {
   const got = Math.min(bytes.length, size);
-  if (!fastImageFacts(bytes, got, size, checkEnd, FAST_CRC, exifOrientation, FAST_OUT, 0)) return undefined;
+  if (!fastImageFacts(bytes, got, size, checkEnd, CRC_TABLE, exifOrientation, FAST_OUT, 0)) return undefined;
   return headerFromFacts(FAST_OUT, 0, size, mtimeMs);
 }
 
