@@ -1,7 +1,7 @@
 // Clicks through the LoRA Workbench container in a real VS Code and saves screenshots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickRow, openLoraContainer, openWorkbench, screenshot, runCommand } from './workbench.mjs';
+import { clickRowUntil, expandRow, openLoraContainer, openWorkbench, screenshot, runCommand } from './workbench.mjs';
 
 test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000 }, async (t) => {
   const { browser, page } = await openWorkbench();
@@ -14,9 +14,8 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     const concept = rows.filter({ hasText: '5_tk girl' }).first();
     await concept.waitFor();
     assert.match(await concept.innerText(), /5× · "tk girl" · 14 images/);
-    await clickRow(page, concept);
     const image = rows.filter({ hasText: '1.png' }).first();
-    await image.waitFor({ timeout: 10_000 });
+    await expandRow(page, concept, image);
     // size · bucket · tag count (from the tag file)
     assert.match(await image.innerText(), /\d+×\d+ · bucket \d+×\d+ · 31 tags/);
     const reg = rows.filter({ hasText: 'img_reg' }).first();
@@ -25,8 +24,7 @@ test('the LoRA Workbench container shows the sample dataset', { timeout: 180_000
     t.diagnostic(`screenshot: ${await screenshot(page, 'datasets-view')}`);
 
     // clicking an image opens it in VS Code's image preview
-    await clickRow(page, image);
-    await page.locator('.tabs-container .tab', { hasText: '1.png' }).first().waitFor({ timeout: 15_000 });
+    await clickRowUntil(page, image, page.locator('.tabs-container .tab', { hasText: '1.png' }).first(), { failureShot: 'datasets-view-no-tab' });
     // VS Code's image preview is a webview: wait until it has decoded the picture
     const preview = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame').locator('img');
     await preview.first().waitFor({ timeout: 30_000 });

@@ -191,3 +191,37 @@ export async function hoverUntil(page, target, tooltip, { attempts = 4, timeout 
     }
   }
 }
+
+/**
+ * Clicks a tree row until `expected` shows (a tab, an editor). A row re-rendered while its view
+ * refreshes can swallow a click (the index fills in sizes and tags after the first paint), so
+ * the click is made again, a few times; opening the same thing twice is harmless.
+ */
+export async function clickRowUntil(page, row, expected, { attempts = 3, timeout = 8_000, failureShot } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    await clickRow(page, row);
+    try {
+      await expected.waitFor({ timeout });
+      return expected;
+    } catch (e) {
+      if (failureShot) await screenshot(page, failureShot);
+      if (attempt >= attempts) throw e;
+    }
+  }
+}
+
+/**
+ * Expands a tree row (clicking it only while it is collapsed: a click on an expanded row would
+ * collapse it) until `child` shows; a click swallowed by a re-render is made again.
+ */
+export async function expandRow(page, row, child, { attempts = 3, timeout = 8_000 } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    if ((await row.getAttribute('aria-expanded', { timeout: 5_000 }).catch(() => null)) !== 'true') await clickRow(page, row);
+    try {
+      await child.waitFor({ timeout });
+      return child;
+    } catch (e) {
+      if (attempt >= attempts) throw e;
+    }
+  }
+}
