@@ -174,32 +174,13 @@ export async function clickRow(page, row) {
 }
 
 /**
- * Hovers `target` until the tooltip `tooltip` shows. A tree row is re-rendered while its view
- * refreshes, and the hover is lost then; so the mouse leaves and comes back, a few times.
+ * Does `act` until `expected` shows, a few times. A tree row is re-rendered while its view
+ * refreshes (the index fills in sizes and tags after the first paint), and a hover or click made
+ * on it then is lost; so the action is made again.
  */
-export async function hoverUntil(page, target, tooltip, { attempts = 4, timeout = 8_000, failureShot } = {}) {
+async function actUntil(page, act, expected, { attempts = 3, timeout = 8_000, failureShot } = {}) {
   for (let attempt = 1; ; attempt++) {
-    await page.mouse.move(1, 1);
-    await page.waitForTimeout(300);
-    await target.hover({ timeout: 15_000 });
-    try {
-      await tooltip.waitFor({ timeout });
-      return tooltip;
-    } catch (e) {
-      if (failureShot) await screenshot(page, failureShot);
-      if (attempt >= attempts) throw e;
-    }
-  }
-}
-
-/**
- * Clicks a tree row until `expected` shows (a tab, an editor). A row re-rendered while its view
- * refreshes can swallow a click (the index fills in sizes and tags after the first paint), so
- * the click is made again, a few times; opening the same thing twice is harmless.
- */
-export async function clickRowUntil(page, row, expected, { attempts = 3, timeout = 8_000, failureShot } = {}) {
-  for (let attempt = 1; ; attempt++) {
-    await clickRow(page, row);
+    await act();
     try {
       await expected.waitFor({ timeout });
       return expected;
@@ -210,18 +191,28 @@ export async function clickRowUntil(page, row, expected, { attempts = 3, timeout
   }
 }
 
+/** Hovers `target` (the mouse leaving first) until the tooltip `tooltip` shows. */
+export function hoverUntil(page, target, tooltip, options = {}) {
+  const hover = async () => {
+    await page.mouse.move(1, 1);
+    await page.waitForTimeout(300);
+    await target.hover({ timeout: 15_000 });
+  };
+  return actUntil(page, hover, tooltip, { attempts: 4, ...options });
+}
+
+/** Clicks a tree row until `expected` shows (a tab, an editor); opening the same thing twice is harmless. */
+export function clickRowUntil(page, row, expected, options = {}) {
+  return actUntil(page, () => clickRow(page, row), expected, options);
+}
+
 /**
- * Expands a tree row (clicking it only while it is collapsed: a click on an expanded row would
- * collapse it) until `child` shows; a click swallowed by a re-render is made again.
+ * Expands a tree row until `child` shows, clicking it only while it is collapsed (a click on an
+ * expanded row would collapse it).
  */
-export async function expandRow(page, row, child, { attempts = 3, timeout = 8_000 } = {}) {
-  for (let attempt = 1; ; attempt++) {
+export function expandRow(page, row, child, options = {}) {
+  const expand = async () => {
     if ((await row.getAttribute('aria-expanded', { timeout: 5_000 }).catch(() => null)) !== 'true') await clickRow(page, row);
-    try {
-      await child.waitFor({ timeout });
-      return child;
-    } catch (e) {
-      if (attempt >= attempts) throw e;
-    }
-  }
+  };
+  return actUntil(page, expand, child, options);
 }
