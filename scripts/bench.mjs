@@ -1,5 +1,6 @@
 // `npm run bench [-- name ...]`: builds the benchmarks and runs the named ones (default: all).
-// Each prints its own figures and ratios against a baseline measured in the same run.
+// Each prints its own figures and ratios against a baseline measured in the same run. They run with
+// --expose-gc, so the memory figures are the heap held after a collection.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -18,7 +19,7 @@ for (const name of run) {
     continue;
   }
   console.log(`\n=== bench/${name}.ts`);
-  const r = spawnSync(process.execPath, [join(root, 'out/bench', `${name}.js`), ...extra], { stdio: 'inherit', cwd: root, env: { ...process.env, LWB_ROOT: process.env.LWB_ROOT ?? root } });
+  const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'out/bench', `${name}.js`), ...extra], { stdio: 'inherit', cwd: root, env: { ...process.env, LWB_ROOT: process.env.LWB_ROOT ?? root } });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -145,6 +145,8 @@ describe('dataset index: incremental updates', () => {
     assert.deepEqual(d, { added: [path.join(c, 'c.png')], changed: [], removed: [], folders: [c], removedFolders: [] });
     assert.deepEqual(index.folder(c)?.images, ['a.png', 'b.png', 'c.png']);
     assert.equal(index.image(path.join(c, 'c.png'))?.width, 30);
+    assert.equal(index.imageCount, 3);
+    assert.deepEqual(index.query({ folder: c }).items.map((i) => i.name), ['a.png', 'b.png', 'c.png']);
 
     writeFileSync(path.join(c, 'b.txt'), 'new, tags');
     d = await index.update([{ path: path.join(c, 'b.txt') }]);
@@ -161,6 +163,8 @@ describe('dataset index: incremental updates', () => {
     d = await index.update([{ path: path.join(c, 'a.png'), kind: 'deleted' }]);
     assert.deepEqual(d.removed, [path.join(c, 'a.png')]);
     assert.equal(index.image(path.join(c, 'a.png')), undefined);
+    assert.equal(index.imageCount, 2);
+    assert.deepEqual(index.query({ folder: c, limit: 1 }), { total: 2, items: [index.image(path.join(c, 'b.png'))] });
     assert.deepEqual(index.folder(c)?.orphanSidecars, ['a.txt']);
 
     // a file that changed back to garbage gets its problem
@@ -181,11 +185,18 @@ describe('dataset index: incremental updates', () => {
     assert.deepEqual(d.added, [path.join(dir, '2_b', 'y.png')]);
     assert.deepEqual(d.folders, [path.join(dir, '2_b')]);
     assert.deepEqual(index.folders().map((f) => f.relPath), ['1_a', '2_b']);
+    // the records are kept per folder: count, lookup (also by a relative path) and listing agree
+    assert.equal(index.imageCount, 2);
+    assert.equal(index.image(path.relative(process.cwd(), path.join(dir, '2_b', 'y.png')))?.width, 5);
+    assert.deepEqual([...index.allImages()].map((i) => i.name), ['x.png', 'y.png']);
     rmSync(path.join(dir, '1_a'), { recursive: true });
     d = await index.update([{ path: path.join(dir, '1_a'), kind: 'deleted' }]);
     assert.deepEqual(d.removed, [path.join(dir, '1_a', 'x.png')]);
     assert.deepEqual(d.removedFolders, [path.join(dir, '1_a')]);
     assert.deepEqual(index.folders().map((f) => f.relPath), ['2_b']);
+    assert.equal(index.imageCount, 1);
+    assert.equal(index.image(path.join(dir, '1_a', 'x.png')), undefined);
+    assert.deepEqual([...index.allImages()].map((i) => i.name), ['y.png']);
     // outside the root or too deep: ignored, no throw
     d = await index.update([{ path: '/definitely/not/here.png' }, { path: path.join(dir, '2_b', 'deep', 'z.png') }]);
     assert.deepEqual(d, { added: [], changed: [], removed: [], folders: [], removedFolders: [] });

@@ -155,7 +155,8 @@ export interface ThreadedReads {
    * Queues more files, `prefix + files[k]` (a folder's path with its separator and the names in
    * it: the threads are sent the short names); they are numbered on from the files queued before
    * (the first call's first file is 0). `sidecars[k]`, when given, is a file `prefix +
-   * sidecars[k]` to read whole along with `files[k]`.
+   * sidecars[k]` to read whole along with `files[k]`. The lists are kept as they are until their
+   * files are sent: the caller must not change them.
    */
   add(prefix: string, files: readonly string[], sidecars?: ReadonlyArray<string | undefined>): void;
   /**
@@ -175,11 +176,14 @@ export interface ThreadedReads {
 export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf'>, onFile: (i: number, read: FirstRead) => void): ThreadedReads {
   const batch = Math.max(1, options.batch ?? 256);
   const first = options.firstRead;
-  const files: string[] = [];
-  const sides: Array<string | undefined> = [];
-  let anySide = false;
-  /** [start, end, prefix] of each batch, in queue order; `next` is the first one not sent yet */
-  const batches: Array<[number, number, string]> = [];
+  /** files queued so far */
+  let queued = 0;
+  /**
+   * Each batch in queue order (`next` is the first one not sent yet): its first and end file
+   * numbers, the prefix, and where its names are (the list given to `add`, kept as it is: no
+   * copy of every name, which cost a cold index of 100,000 images some 40 ms), with the sidecars.
+   */
+  const batches: Array<{ s: number; e: number; prefix: string; names: readonly string[]; at: number; sides: ReadonlyArray<string | undefined> | undefined }> = [];
   let next = 0;
   let active = 0;
   let ended = false;
@@ -200,26 +204,31 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
   };
   const handBackUnsent = (): void => {
     while (next < batches.length) {
-      const [s, e] = batches[next++] as [number, number, string];
+      const { s, e } = batches[next++] as (typeof batches)[number];
       for (let k = s; k < e; k++) unreported.push(k);
     }
   };
   const send = (w: Worker): boolean => {
     if (aborted() || next >= batches.length) return false;
     const id = next++;
-    const [s, e, prefix] = batches[id] as [number, number, string];
-    const list = files.slice(s, e);
-    const sidecars = anySide ? sides.slice(s, e) : undefined;
+    const b = batches[id] as (typeof batches)[number];
+    const prefix = b.prefix;
+    const list = b.names.slice(b.at, b.at + b.e - b.s);
+    const sidecars = b.sides?.slice(b.at, b.at + b.e - b.s);
     active++;
     inFlight.get(w)?.add(id);
     w.postMessage({ id, prefix, files: list, first, sidecars, parse: options.parse });
     return true;
   };
-  /** keeps each thread two batches deep: one being read, one waiting */
+  /**
+   * keeps each thread eight batches deep (about 2,000 files): a new batch is sent when a reply is
+   * handled, and the main thread, busy listing the next folders, handles replies late; two deep,
+   * the threads waited for work
+   */
   const pump = (): void => {
     for (const w of workers) {
       const mine = inFlight.get(w);
-      while (mine && mine.size < 2 && send(w));
+      while (mine && mine.size < 8 && send(w));
     }
   };
   const onReply = (w: Worker, r: Reply): void => {
@@ -227,7 +236,7 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
     inFlight.get(w)?.delete(r.id);
     // keep the thread busy while this batch is parsed here
     pump();
-    const [s, e] = batches[r.id] as [number, number, string];
+    const { s, e } = batches[r.id] as (typeof batches)[number];
     const errs = r.errors.length ? new Map(r.errors.map(([i, code, message]) => [i, { code, message }])) : undefined;
     for (let k = 0; k < e - s; k++) {
       const o = k * STRIDE;
@@ -253,7 +262,7 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
     // this thread is gone: its batches go back to the caller, the others carry on
     for (const id of inFlight.get(w) ?? []) {
       active--;
-      const [s, e] = batches[id] as [number, number, string];
+      const { s, e } = batches[id] as (typeof batches)[number];
       for (let i = s; i < e; i++) unreported.push(i);
     }
     inFlight.delete(w);
@@ -287,14 +296,12 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
   return {
     add(prefix, list, sidecars) {
       if (ended) throw new Error('startThreadedReads: add after finish');
-      const start = files.length;
-      for (let k = 0; k < list.length; k++) {
-        files.push(list[k] as string);
-        const side = sidecars?.[k];
-        sides.push(side);
-        if (side !== undefined) anySide = true;
+      const sides = sidecars?.some((x) => x !== undefined) ? sidecars : undefined;
+      for (let at = 0; at < list.length; at += batch) {
+        const n = Math.min(batch, list.length - at);
+        batches.push({ s: queued + at, e: queued + at + n, prefix, names: list, at, sides });
       }
-      for (let s = start; s < files.length; s += batch) batches.push([s, Math.min(files.length, s + batch), prefix]);
+      queued += list.length;
       if (workers.length === 0) handBackUnsent();
       else pump();
     },
@@ -304,9 +311,8 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
       await allDone;
       options.signal?.removeEventListener('abort', onAbort);
       for (const w of workers.splice(0)) void w.terminate();
-      // the threads' listeners live until they exit: let the paths go now
-      files.length = 0;
-      sides.length = 0;
+      // the threads' listeners live until they exit: let the names go now
+      batches.length = 0;
       return { unreported };
     },
   };

@@ -224,6 +224,35 @@ interface FolderState {
    * folder's scan reuses them without a lookup per image); dropped on the folder's first update.
    */
   entries?: IndexedImage[];
+  /** the folder's image records by name, made from `entries` when first asked for (see `recordsOf`) */
+  byName?: Map<string, IndexedImage>;
+}
+
+/**
+ * A folder's image records by name. The index keeps no map of every path: a cold build of
+ * 100,000 images spent about a tenth of its main-thread time putting them into one (the joined
+ * paths had to be flattened and hashed), for lookups that come later, one folder at a time.
+ */
+function recordsOf(state: FolderState): Map<string, IndexedImage> {
+  if (!state.byName) {
+    const m = new Map<string, IndexedImage>();
+    for (const img of state.entries ?? []) m.set(img.name, img);
+    state.byName = m;
+  }
+  return state.byName;
+}
+
+/** A folder's image records in the order of its `images`. */
+function orderedRecords(state: FolderState): IndexedImage[] {
+  const names = state.info.images;
+  if (state.entries && state.entries.length === names.length) return state.entries;
+  const byName = recordsOf(state);
+  const out: IndexedImage[] = [];
+  for (const n of names) {
+    const img = byName.get(n);
+    if (img) out.push(img);
+  }
+  return out;
 }
 
 /** Builds a folder's name tables when an update first needs them (the cold build skips this). */
@@ -240,6 +269,7 @@ function tables(state: FolderState): { names: Set<string>; byStem: Map<string, S
     }
     state.files = undefined;
   }
+  recordsOf(state);
   state.entries = undefined;
   return { names: state.names, byStem: state.byStem };
 }
@@ -321,27 +351,8 @@ export class DatasetIndex {
   private readonly tagExtension: string | undefined;
   private readonly auditOptions: AuditOptions;
   private readonly foldersByPath = new Map<string, FolderState>();
-  /** every image by path; read it through `images` (which first takes in the records not registered yet) */
-  private readonly byPath = new Map<string, IndexedImage>();
-  /**
-   * Records of folders listed but not yet in `byPath`: a build registers them on the next turn
-   * of the event loop, so the first paint after a big folder is listed does not wait for 100,000
-   * map insertions (it reads the folder's records in order, `FolderState.entries`).
-   */
-  private unregistered: IndexedImage[][] = [];
   private readonly problemCache = new Map<string, AuditProblem[]>();
   private progress: { fn: (index: DatasetIndex) => void; every: number; last: number; painted: boolean } | undefined;
-
-  private get images(): Map<string, IndexedImage> {
-    if (this.unregistered.length) this.registerRecords();
-    return this.byPath;
-  }
-
-  private registerRecords(): void {
-    const lists = this.unregistered;
-    this.unregistered = [];
-    for (const list of lists) for (const img of list) this.byPath.set(img.path, img);
-  }
 
   private constructor(root: string, options: IndexOptions) {
     this.root = path.resolve(root);
@@ -503,7 +514,6 @@ export class DatasetIndex {
     }
     const state: FolderState = { info, files, entries: paired.images };
     this.foldersByPath.set(dir, state);
-    if (paired.images.length) this.unregistered.push(paired.images);
     return state;
   }
 
@@ -515,7 +525,8 @@ export class DatasetIndex {
     // assigned (never deleted) so every image keeps one object shape
     img.width = h.width;
     img.height = h.height;
-    this.problemCache.delete(img.path);
+    // (asked only when something is cached: hashing the path would make a flat copy of it)
+    if (this.problemCache.size) this.problemCache.delete(img.path);
   }
 
   private async readOne(img: IndexedImage): Promise<void> {
@@ -578,8 +589,6 @@ export class DatasetIndex {
   private flushReads(reads: HeaderReads): void {
     if (reads.flush) clearImmediate(reads.flush);
     reads.flush = undefined;
-    // the listed folders' records go into the path map now (the progress call is done)
-    this.registerRecords();
     if (!reads.threads && this.io === undefined && reads.waitingCount >= THREADED_MIN_FILES) this.startThreads(reads);
     if (!reads.threads || reads.waitingCount === 0) return;
     const waiting = reads.waiting;
@@ -690,20 +699,22 @@ export class DatasetIndex {
   }
 
   image(file: string): IndexedImage | undefined {
-    return this.images.get(path.resolve(file));
+    const p = path.resolve(file);
+    const state = this.foldersByPath.get(path.dirname(p));
+    return state ? recordsOf(state).get(path.basename(p)) : undefined;
   }
 
   get imageCount(): number {
-    return this.images.size;
+    let n = 0;
+    for (const state of this.foldersByPath.values()) n += state.byName ? state.byName.size : (state.entries?.length ?? 0);
+    return n;
   }
 
   /** All images, folder by folder in tree order. */
   *allImages(): IterableIterator<IndexedImage> {
     for (const f of this.folders()) {
-      for (const n of f.images) {
-        const img = this.images.get(path.join(f.path, n));
-        if (img) yield img;
-      }
+      const state = this.foldersByPath.get(f.path);
+      if (state) yield* orderedRecords(state);
     }
   }
 
@@ -737,11 +748,12 @@ export class DatasetIndex {
       const limit = Math.max(0, q.limit ?? f.images.length);
       // the cold build's records in order, while the folder has had no update: no lookup per image
       const state = this.foldersByPath.get(f.path);
-      if (state?.entries && state.info === f && state.entries.length === f.images.length) return { total: f.images.length, items: state.entries.slice(offset, offset + limit) };
-      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
+      if (!state) return { total: 0, items: [] };
+      if (state.entries && state.entries.length === f.images.length) return { total: f.images.length, items: state.entries.slice(offset, offset + limit) };
+      const byName = recordsOf(state);
       const items: IndexedImage[] = [];
       for (const n of f.images.slice(offset, offset + limit)) {
-        const img = this.images.get(prefix + n);
+        const img = byName.get(n);
         if (img) items.push(img);
       }
       return { total: f.images.length, items };
@@ -751,11 +763,10 @@ export class DatasetIndex {
     const tags = q.tags?.map((t) => t.trim().toLowerCase()).filter(Boolean);
     const matches: IndexedImage[] = [];
     for (const f of folders) {
-      const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
-      for (const n of f.images) {
-        if (needle && !n.toLowerCase().includes(needle)) continue;
-        const img = this.images.get(prefix + n);
-        if (!img) continue;
+      const state = this.foldersByPath.get(f.path);
+      if (!state) continue;
+      for (const img of orderedRecords(state)) {
+        if (needle && !img.name.toLowerCase().includes(needle)) continue;
         if (q.withoutCaption && Object.keys(img.sidecars).length > 0) continue;
         if (tags && tags.length > 0) {
           const have = new Set(img.tags ?? []);
@@ -790,17 +801,17 @@ export class DatasetIndex {
 
   /** One folder as a `FolderScan` (what `scanDataset` returns for it). */
   folderScan(f: IndexedFolder): FolderScan {
-    const prefix = f.path.endsWith(path.sep) ? f.path : f.path + path.sep;
     const state = this.foldersByPath.get(f.path);
-    // plain entries, a snapshot as before; the cold build's records give them without a lookup
+    // plain entries, a snapshot as before
     // (the index replaces an image's sidecar record when it changes, never edits it, so it is shared)
-    const records = state?.entries && state.info === f && state.entries.length === f.images.length ? state.entries : undefined;
-    const images: ImageEntry[] = records
-      ? records.map((img) => ({ name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache }))
-      : f.images.map((n) => {
-          const img = this.images.get(prefix + n);
-          return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
-        });
+    const byName = state ? recordsOf(state) : undefined;
+    const images: ImageEntry[] =
+      state && state.info === f
+        ? orderedRecords(state).map((img) => ({ name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache }))
+        : f.images.map((n) => {
+            const img = byName?.get(n);
+            return { name: n, sidecars: img?.sidecars ?? {}, hasLatentCache: img?.hasLatentCache ?? false };
+          });
     return {
       path: f.path,
       relPath: f.relPath,
@@ -932,7 +943,6 @@ export class DatasetIndex {
         if (dir === p || dir.startsWith(p + path.sep)) {
           for (const n of state.info.images) {
             const ip = path.join(dir, n);
-            this.images.delete(ip);
             this.problemCache.delete(ip);
             touch(delta.removed, ip);
           }
@@ -955,6 +965,7 @@ export class DatasetIndex {
     }
     const exists = st !== undefined && st.isFile();
     const { names, byStem } = tables(folder);
+    const records = recordsOf(folder);
     const had = names.has(name);
     const stem = stemOf(name);
     if (exists && !had) {
@@ -981,7 +992,7 @@ export class DatasetIndex {
       if (!newImages.has(n)) {
         removeSorted(info.images, n);
         const ip = path.join(dir, n);
-        this.images.delete(ip);
+        records.delete(n);
         this.problemCache.delete(ip);
         touch(delta.removed, ip);
         listingChanged = true;
@@ -989,7 +1000,7 @@ export class DatasetIndex {
     }
     for (const [n, e] of newImages) {
       const ip = path.join(dir, n);
-      let img = this.images.get(ip);
+      let img = records.get(n);
       if (!img) {
         insertSorted(info.images, n);
         img = {
@@ -1005,7 +1016,7 @@ export class DatasetIndex {
           sidecars: e.sidecars,
           hasLatentCache: e.hasLatentCache,
         };
-        this.images.set(ip, img);
+        records.set(n, img);
         await this.readOne(img);
         touch(delta.added, ip);
         listingChanged = true;
