@@ -171,7 +171,9 @@ export interface ThreadedReads {
  * Starts the reader threads at once and reads files as they are queued with `add` (a folder as
  * soon as it is listed, while the next folders are still being listed), calling `onFile(i, read)`
  * for each, batch by batch as they arrive (batches may arrive out of order; within a batch in
- * order). `onFile` is never called twice for a file, nor for a file handed back.
+ * order). `onFile` is never called twice for a file, nor for a file handed back. `read` is one
+ * object refilled for every file (no object per file for the garbage collector): keep what it
+ * holds, not the object itself.
  */
 export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf'>, onFile: (i: number, read: FirstRead) => void): ThreadedReads {
   const batch = Math.max(1, options.batch ?? 256);
@@ -238,18 +240,20 @@ export function startThreadedReads(options: Omit<ThreadedReadOptions, 'sidecarOf
     pump();
     const { s, e } = batches[r.id] as (typeof batches)[number];
     const errs = r.errors.length ? new Map(r.errors.map(([i, code, message]) => [i, { code, message }])) : undefined;
+    // one object for the whole reply, refilled for each file (see `onFile`)
+    const read: FirstRead = { bytes: EMPTY, header: undefined, stat: undefined, error: undefined, sidecar: undefined, sidecarFailed: undefined };
     for (let k = 0; k < e - s; k++) {
       const o = k * STRIDE;
       const got = r.meta[o] as number;
       const parsed = got > 0 && (r.meta[o + 7] as number) > 0;
       const at = r.meta[o + 6] as number;
-      const read: FirstRead = { bytes: got > 0 && !parsed ? r.bytes.subarray(at, at + got) : EMPTY };
-      if (got < 0) read.error = errs?.get(k) ?? { code: undefined, message: 'read failed' };
-      else if ((r.meta[o + 3] as number) >= 0) read.stat = { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: r.meta[o + 3] === 1 ? yes : no };
-      if (parsed) read.header = got < first ? headerFromFacts(r.meta, o + 7, got, undefined) : headerFromFacts(r.meta, o + 7, r.meta[o + 1] as number, r.meta[o + 2] as number);
+      read.bytes = got > 0 && !parsed ? r.bytes.subarray(at, at + got) : EMPTY;
+      read.error = got < 0 ? (errs?.get(k) ?? { code: undefined, message: 'read failed' }) : undefined;
+      read.stat = got >= 0 && (r.meta[o + 3] as number) >= 0 ? { size: r.meta[o + 1] as number, mtimeMs: r.meta[o + 2] as number, isFile: r.meta[o + 3] === 1 ? yes : no } : undefined;
+      read.header = !parsed ? undefined : got < first ? headerFromFacts(r.meta, o + 7, got, undefined) : headerFromFacts(r.meta, o + 7, r.meta[o + 1] as number, r.meta[o + 2] as number);
       const sideLen = r.meta[o + 5] as number;
-      if (sideLen >= 0) read.sidecar = r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen);
-      else if (sideLen === -1) read.sidecarFailed = true;
+      read.sidecar = sideLen >= 0 ? r.side.subarray(r.meta[o + 4] as number, (r.meta[o + 4] as number) + sideLen) : undefined;
+      read.sidecarFailed = sideLen === -1 ? true : undefined;
       try {
         onFile(s + k, read);
       } catch {
@@ -327,7 +331,7 @@ const no = (): boolean => false;
  * arrive (batches may arrive out of order; within a batch in order). Resolves when every file was
  * reported, or when `signal` aborts (the rest are not reported). Files whose thread failed, or all
  * of them when no thread can start, come back in `unreported` for the caller to read itself;
- * `onFile` is never called twice for a file.
+ * `onFile` is never called twice for a file, and `read` is refilled for each (see `startThreadedReads`).
  */
 export async function readFirstBytesThreaded(
   files: readonly string[],
