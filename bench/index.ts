@@ -219,12 +219,20 @@ async function main(): Promise<void> {
         perRound.push({ floor: f, ...(i !== undefined ? { isz: i } : {}), idx: x, sliced: sl, load });
       }
       // memory held by one index: heap after a GC, with and without it
+      // (collections with turns of the event loop between them: what the reader threads left
+      // behind is freed only after they exit, and one collection right after the builds above
+      // sometimes found more to free later, which made the figure negative)
       const gc = (globalThis as { gc?: () => void }).gc;
-      gc?.();
-      const heap0 = process.memoryUsage().heapUsed;
+      const settle = async (): Promise<number> => {
+        for (let k = 0; k < 3; k++) {
+          gc?.();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        return process.memoryUsage().heapUsed;
+      };
+      const heap0 = await settle();
       let held: DatasetIndex | undefined = await DatasetIndex.build(root, { depth: 1 });
-      gc?.();
-      const heap1 = process.memoryUsage().heapUsed;
+      const heap1 = await settle();
       if (held.imageCount !== n) throw new Error('second build differs');
       held = undefined;
       if (idx.value.imageCount !== n) throw new Error(`index found ${idx.value.imageCount} images, expected ${n}`);
