@@ -170,11 +170,10 @@ export function pairFolderNames<T>(
   const slots: Array<string | string[]> = [];
   const slotOf = new StemTable(fileNames.length, slots);
   let sidecarCount = 0;
-  // the last two extensions met (a folder's names mostly alternate between two): compared in place, no slice
-  let ext1 = '';
-  let kind1 = 0;
-  let ext2 = '';
-  let kind2 = 0;
+  // the first extensions met (a folder has a few: its image formats, .txt, .caption, .npz),
+  // compared in place: no slice and no map lookup per name
+  const seenExts: string[] = [];
+  const seenKinds: number[] = [];
   // (indexed loops: a `for...of` here made an iterator result per name, 7 MB for 200,000 names)
   for (let n = 0; n < fileNames.length; n++) {
     const name = fileNames[n] as string;
@@ -182,26 +181,28 @@ export function pairFolderNames<T>(
     // no extension (or a dot file): neither an image nor a sidecar (sidecar extensions start with a dot)
     if (dot <= 0) continue;
     const extLength = name.length - dot;
-    let kind: number;
-    let ext: string;
-    if (extLength === ext1.length && name.endsWith(ext1)) {
-      kind = kind1;
-      ext = ext1;
-    } else if (extLength === ext2.length && name.endsWith(ext2)) {
-      kind = kind2;
-      ext = ext2;
-    } else {
+    let kind = -1;
+    let ext = '';
+    for (let e = 0; e < seenExts.length; e++) {
+      const x = seenExts[e] as string;
+      if (x.length === extLength && name.endsWith(x)) {
+        ext = x;
+        kind = seenKinds[e] as number;
+        break;
+      }
+    }
+    if (kind < 0) {
       ext = name.slice(dot);
       let k = kinds.get(ext);
       if (k === undefined) {
         k = extensionKind(ext, exts);
         kinds.set(ext, k);
+        if (seenExts.length < 8) {
+          seenExts.push(ext);
+          seenKinds.push(k);
+        }
       }
       kind = k;
-      ext2 = ext1;
-      kind2 = kind1;
-      ext1 = ext;
-      kind1 = kind;
     }
     if (kind & EXT_IMAGE) images.push(name);
     else {
