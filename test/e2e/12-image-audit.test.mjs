@@ -178,6 +178,21 @@ test('the Buckets view buckets a fine-tuning dataset and lists the metadata keys
     await hoverUntil(page, left.locator('.label-name'), hover, { failureShot: 'buckets-fine-tuning-no-tooltip' });
     assert.match((await hover.innerText()).replace(/\u00a0/g, ' '), /gone\.png: no such file/);
     t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-fine-tuning')}`);
+
+    // the Datasets view counts what the fine-tuning subset trains: the 3 images its keys name, and
+    // stem.png (named only by a bare stem) as the folder's one unused image
+    await page.mouse.move(5, 5);
+    const view = await openLoraContainer(page);
+    const datasetsHeader = view.locator('.pane-header', { hasText: /datasets/i }).first();
+    if ((await datasetsHeader.getAttribute('aria-expanded')) !== 'true') await datasetsHeader.click();
+    const datasets = view.locator('.pane', { has: page.locator('.pane-header', { hasText: /datasets/i }) }).first().locator('.monaco-list-row');
+    const ftRow = datasets.filter({ hasText: /in the metadata/ }).first();
+    let last = '';
+    await waitFor(async () => /^ft\s*2× · .*3 images in the metadata · 1 in the folder unused/s.test((last = await text(ftRow))), 60_000, 'the fine-tuning subset row').catch((e) => {
+      throw new Error(`${e.message}; its text: ${JSON.stringify(last)}`);
+    });
+    assert.match(await text(datasets.filter({ hasText: /datasets\.toml · datasets\[1\]/ }).first()), /fine-tuning · 1 subset · 3 images/);
+    t.diagnostic(`screenshot: ${await screenshot(page, 'datasets-fine-tuning')}`);
   } catch (e) {
     t.diagnostic(`screenshot: ${await screenshot(page, 'buckets-fine-tuning-failure')}`);
     throw e;

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { readDatasetConfig, datasetsOfTrainingConfig, readTrainingConfigRefs, type DiscoveredSubset } from '../../src/core/dataset/discovery';
 import { bucketDatasetConfig, type FineTuningSource, type FolderImages } from '../../src/core/dataset/datasetConfigBuckets';
-import { describeLeftOut, dirFiles, keyFolders, leftOutLines, metadataSizes, parseMetadataSizes, resolveFineTuningKeys, type DirFiles } from '../../src/core/dataset/fineTuning';
+import { describeLeftOut, dirFiles, fineTuningFolderCounts, keyFolders, leftOutLines, metadataSizes, parseMetadataSizes, resolveFineTuningKeys, type DirFiles } from '../../src/core/dataset/fineTuning';
 import { parseMetadata } from '../../src/core/dataset/metadata';
 import { bucketsFromTrainingConfig } from '../../src/core/dataset/bucketConfig';
 
@@ -81,6 +81,21 @@ describe('fine-tuning metadata keys', () => {
     const one = resolveFineTuningKeys(meta, '/data/meta.json', '/data/ft', FILES, 1);
     assert.equal(one.examples.length, 1);
     assert.deepEqual(leftOutLines(one).at(-1), '… and 2 more');
+  });
+
+  it('counts the images a subset trains and the folder images no key names', () => {
+    const k = resolveFineTuningKeys(parsed(META), '/data/meta.json', '/data/ft', FILES);
+    const folder = ['a.png', 'b.png', 'c.png', 'p.png', 'stem.jpg', 'z.png'].map((name) => ({ name }));
+    // 5 keys resolve (one in sub/); stem.jpg (named only by a bare stem) and z.png are not trained
+    assert.deepEqual(fineTuningFolderCounts(k, '/data/ft', folder), { trained: 5, unused: 2, unusedExamples: ['stem.jpg', 'z.png'] });
+    assert.deepEqual(fineTuningFolderCounts(k, '/data/ft', folder, 1).unusedExamples.length, 2, 'the same listing gives the remembered counts');
+    assert.deepEqual(fineTuningFolderCounts(k, '/data/ft/', [...folder], 1), { trained: 5, unused: 2, unusedExamples: ['stem.jpg'] });
+    // a full-path key written with a detour names the same folder
+    const detour = resolveFineTuningKeys(parsed(JSON.stringify({ '/data/x/../ft/a.png': {} })), '/data/meta.json', '/data/ft', listing({ '/data/ft': ['a.png'], '/data/x/../ft': ['a.png'] }));
+    assert.deepEqual(detour.files, ['/data/x/../ft/a.png']);
+    assert.deepEqual(fineTuningFolderCounts(detour, '/data/ft', [{ name: 'a.png' }, { name: 'b.png' }]), { trained: 1, unused: 1, unusedExamples: ['b.png'] });
+    // the sub-folder's own listing: only d.webp, which its key names
+    assert.deepEqual(fineTuningFolderCounts(k, '/data/ft/sub', [{ name: 'd.webp' }]), { trained: 5, unused: 0, unusedExamples: [] });
   });
 
   it('reads width and height of a .jsonl line over its image_size, and ignores sizes that are not whole numbers', () => {

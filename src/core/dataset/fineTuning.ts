@@ -293,6 +293,46 @@ export function leftOutLines(k: Pick<FineTuningKeys, 'examples' | 'leftOut'>): s
   return lines;
 }
 
+/** A fine-tuning subset set against its image folder (see {@link fineTuningFolderCounts}). */
+export interface FineTuningFolderCounts {
+  /** the images sd-scripts trains: one per key that resolves, wherever the image is */
+  trained: number;
+  /** images in the folder that no key names: sd-scripts does not train them */
+  unused: number;
+  /** the first of them, in folder order */
+  unusedExamples: string[];
+}
+
+const folderCountsCache = new WeakMap<object, { images: object; folder: string; counts: FineTuningFolderCounts }>();
+
+/**
+ * How many images a fine-tuning subset trains, and which images of its folder no metadata key
+ * names: a folder of 4 images whose metadata names 3 trains 3 (the Datasets tree used to say 4).
+ * Remembered for the same keys and the same folder listing.
+ */
+export function fineTuningFolderCounts(keys: Pick<FineTuningKeys, 'files'>, folder: string, images: ReadonlyArray<{ name: string }>, examples = 5): FineTuningFolderCounts {
+  const cached = folderCountsCache.get(keys);
+  if (cached && cached.images === images && cached.folder === folder) return cached.counts;
+  const dir = path.resolve(folder);
+  const named = new Set<string>();
+  // (a full-path key is kept as written: its folder is compared resolved, once per folder)
+  const resolved = new Map<string, boolean>();
+  for (const f of keys.files) {
+    const d = path.dirname(f);
+    let inside = resolved.get(d);
+    if (inside === undefined) resolved.set(d, (inside = d === dir || path.resolve(d) === dir));
+    if (inside) named.add(path.basename(f));
+  }
+  const counts: FineTuningFolderCounts = { trained: keys.files.length, unused: 0, unusedExamples: [] };
+  for (const img of images) {
+    if (named.has(img.name)) continue;
+    counts.unused++;
+    if (counts.unusedExamples.length < examples) counts.unusedExamples.push(img.name);
+  }
+  folderCountsCache.set(keys, { images, folder, counts });
+  return counts;
+}
+
 /** A folder's file names (undefined when it cannot be listed). */
 export async function listFolder(dir: string): Promise<DirFiles | undefined> {
   try {

@@ -7,9 +7,10 @@ import type { IndexedImage, SortKey } from '../../core/dataset/index';
 import type { BucketOptions, DiscoveredDataset, DiscoveredSubset } from '../../core/dataset/discovery';
 import { BucketSelector, checkBucketSettings } from '../../core/dataset/buckets';
 import { emptyFolderReason } from '../../core/dataset/treeOps';
+import { fineTuningFolderCounts, type FineTuningFolderCounts } from '../../core/dataset/fineTuning';
 import { Commands, Settings } from '../../constants';
 import { Disposable } from '../../platform/dispose';
-import { isInside, type DatasetOrigin, type DatasetsModel, type DatasetsSnapshot } from './model';
+import { fineTuningKey, isInside, type DatasetOrigin, type DatasetsModel, type DatasetsSnapshot } from './model';
 
 /**
  * The Datasets tree's nodes. Their `contextValue`s are what menus attach to (other features use them):
@@ -360,6 +361,15 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
   }
 
   /** Matching images over the whole folder (for descriptions while a filter is on). */
+  /** A fine-tuning subset's trained images and its folder's unused ones, once its metadata is read. */
+  private fineTuningCounts(s: DiscoveredSubset, f?: FolderScan): FineTuningFolderCounts | undefined {
+    if (s.style !== 'finetuning' || !s.metadataFile) return undefined;
+    const keys = this.model.current.fineTuning.get(fineTuningKey(s.metadataFile, s.imageDir));
+    if (!keys || 'error' in keys) return undefined;
+    const folder = f ?? (s.imageDir ? this.model.folderScan(s.imageDir) : undefined);
+    return fineTuningFolderCounts(keys, folder?.path || s.imageDir || '', folder?.images ?? []);
+  }
+
   private matchCount(folder: string): number | undefined {
     return this.filterActive ? this.query(folder, 0)?.total : undefined;
   }
@@ -454,7 +464,7 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
       }
       case 'configDataset': {
         const d = node.dataset;
-        const images = d.subsets.reduce((n, s) => n + (s.imageDir ? (this.model.folderScan(s.imageDir)?.images.length ?? 0) : 0), 0);
+        const images = d.subsets.reduce((n, s) => n + (this.fineTuningCounts(s)?.trained ?? (s.imageDir ? (this.model.folderScan(s.imageDir)?.images.length ?? 0) : 0)), 0);
         const item = new vscode.TreeItem(`${path.basename(d.origin)} · ${d.label}`, vscode.TreeItemCollapsibleState.Expanded);
         item.id = node.id;
         item.iconPath = new vscode.ThemeIcon(d.problems.length ? 'warning' : 'settings');
@@ -485,11 +495,14 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
         const matching = this.matchCount(f.path);
         const problems = this.problemsInFolder(f.path);
         const meta = s?.metadataFile ? this.model.current.metadata.get(s.metadataFile) : undefined;
+        // a fine-tuning subset trains the images its metadata keys name, not its folder's images
+        const ft = s ? this.fineTuningCounts(s, f) : undefined;
         const empty = s ? undefined : emptyFolderReason(f);
         if (empty) item.iconPath = new vscode.ThemeIcon('circle-slash');
         item.description = [
           concept,
-          matching !== undefined ? `${matching} of ${plural(f.images.length, 'image')}` : plural(f.images.length, 'image'),
+          matching !== undefined ? `${matching} of ${plural(f.images.length, 'image')}` : ft ? `${plural(ft.trained, 'image')} in the metadata` : plural(f.images.length, 'image'),
+          ft?.unused ? `${ft.unused} in the folder unused` : '',
           problems ? plural(problems, 'problem') : '',
           node.isReg ? 'reg' : '',
           meta ? ('error' in meta ? 'metadata unreadable' : meta.total ? `${meta.resolved}/${meta.total} keys resolve` : '') : '',
@@ -508,6 +521,15 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
           if (s.metadataFile) md.appendMarkdown(`\n\nMetadata: ${s.metadataFile}`);
         }
         if (meta) md.appendMarkdown(`\n\n${'error' in meta ? meta.error : meta.message}`);
+        if (ft) {
+          md.appendMarkdown(`\n\nsd-scripts trains the ${plural(ft.trained, 'image')} the metadata keys name.`);
+          if (ft.unused) {
+            const more = ft.unused - ft.unusedExamples.length;
+            md.appendText(
+              ` ${plural(ft.unused, 'image')} in this folder ${ft.unused === 1 ? 'is' : 'are'} named by no key and not trained: ${ft.unusedExamples.join(', ')}${more > 0 ? ` and ${more} more` : ''}.`,
+            );
+          }
+        }
         if (s?.skipReason) md.appendMarkdown(`\n\nsd-scripts skips this subset: ${s.skipReason}`);
         if (empty) md.appendMarkdown(`\n\n${empty}`);
         else if (!f.concept.ok && !s && node.parentPath) md.appendMarkdown(`\n\n${f.concept.reason}`);
