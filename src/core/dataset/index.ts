@@ -804,7 +804,8 @@ export class DatasetIndex {
     const state = this.foldersByPath.get(f.path);
     // plain entries, a snapshot as before
     // (the index replaces an image's sidecar record when it changes, never edits it, so it is shared)
-    const byName = state ? recordsOf(state) : undefined;
+    // (no name map for the cold build's records: the first page must not wait for 100,000 insertions)
+    const byName = state && state.info !== f ? recordsOf(state) : undefined;
     const images: ImageEntry[] =
       state && state.info === f
         ? orderedRecords(state).map((img) => ({ name: img.name, sidecars: img.sidecars, hasLatentCache: img.hasLatentCache }))
