@@ -360,7 +360,6 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     );
   }
 
-  /** Matching images over the whole folder (for descriptions while a filter is on). */
   /** A fine-tuning subset's trained images and its folder's unused ones, once its metadata is read. */
   private fineTuningCounts(s: DiscoveredSubset, f?: FolderScan): FineTuningFolderCounts | undefined {
     if (s.style !== 'finetuning' || !s.metadataFile) return undefined;
@@ -370,6 +369,7 @@ export class DatasetsTreeProvider extends Disposable implements vscode.TreeDataP
     return fineTuningFolderCounts(keys, folder?.path || s.imageDir || '', folder?.images ?? []);
   }
 
+  /** Matching images over the whole folder (for descriptions while a filter is on). */
   private matchCount(folder: string): number | undefined {
     return this.filterActive ? this.query(folder, 0)?.total : undefined;
   }
