@@ -24,20 +24,13 @@ import * as vm from 'node:vm';
 import { DatasetIndex, patchFolderScan } from '../src/core/dataset/index';
 import { groupDatasets } from '../src/core/dataset/groups';
 import type { FolderScan } from '../src/core/dataset/scan';
-import { crcTable } from '../src/core/dataset/fastHeader';
+import { crc32 } from '../src/core/dataset/imageHeader';
 
 let FOLDERS = 20;
 const PAGE = 500;
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-
-const CRC = crcTable();
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const x of b) c = (CRC[(c ^ x) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** The chunks of a PNG without pixel data: signature, IHDR (with its CRC), an empty IDAT, IEND. */
 function pngHeader(w: number, h: number): Buffer {

@@ -88,7 +88,8 @@ function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
 }
 
 const CRC_TABLE = crcTable();
-function crc32(b: Uint8Array, start: number, end: number): number {
+/** PNG's CRC-32 of `b[start..end)`. */
+export function crc32(b: Uint8Array, start = 0, end = b.length): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = (CRC_TABLE[(c ^ (b[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
